@@ -1,0 +1,55 @@
+"""Saliency Grafting (Park et al., AAAI 2022) and mixup-style augmentations for PyTorch."""
+
+from saliency_grafting.losses import soft_target_cross_entropy
+from saliency_grafting.mixing import (
+    MIXERS,
+    AttentiveCutMix,
+    CutMix,
+    Cutout,
+    GraftingParams,
+    Mixer,
+    MixParams,
+    Mixup,
+    NoMix,
+    SaliencyGrafting,
+    SaliencyKind,
+    SaliencyMix,
+    calibrated_lambda,
+    create_mixer,
+    importance,
+)
+from saliency_grafting.saliency import (
+    ForwardSaliency,
+    find_last_conv_stage,
+    grad_cam,
+    input_gradient_saliency,
+    spectral_residual_saliency,
+    static_saliency,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MIXERS",
+    "AttentiveCutMix",
+    "CutMix",
+    "Cutout",
+    "ForwardSaliency",
+    "GraftingParams",
+    "MixParams",
+    "Mixer",
+    "Mixup",
+    "NoMix",
+    "SaliencyGrafting",
+    "SaliencyKind",
+    "SaliencyMix",
+    "calibrated_lambda",
+    "create_mixer",
+    "find_last_conv_stage",
+    "grad_cam",
+    "importance",
+    "input_gradient_saliency",
+    "soft_target_cross_entropy",
+    "spectral_residual_saliency",
+    "static_saliency",
+]

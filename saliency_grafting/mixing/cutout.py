@@ -1,0 +1,45 @@
+"""Cutout (DeVries & Taylor, 2017): zero a random square of each image; the label is unchanged."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from saliency_grafting.mixing import functional as MF
+from saliency_grafting.mixing.base import Mixer, MixParams
+
+__all__ = ["Cutout"]
+
+
+class Cutout(Mixer):
+    """Zero a ``size x size`` square (default: half the shorter side) centred uniformly, clipped at the border.
+
+    In the shared convention the second image is zeros: ``mixed = mask * images``, ``lam = 1``, ``perm = i``.
+    Unlike the pair mixers, a batch of one sample is still cut out. Zero is the dataset mean after normalisation.
+    """
+
+    def __init__(
+        self, *, num_classes: int, size: int | None = None, label_smoothing: float = 0.0, validate: bool = True
+    ) -> None:
+        super().__init__(num_classes=num_classes, label_smoothing=label_smoothing, validate=validate)
+        if size is not None and not (isinstance(size, int) and size >= 1):
+            raise ValueError(f"size must be a positive int (pixels) or None, got {size!r}")
+        self.size = size
+
+    def _sample(
+        self, images: Tensor, labels: Tensor, saliency: Tensor | None, generator: torch.Generator | None
+    ) -> MixParams:
+        batch, _, height, width = images.shape
+        side = self.size if self.size is not None else max(min(height, width) // 2, 1)
+        centre = MF.sample_uniform((2, batch), generator).to(images.device)
+        sides = torch.full((batch,), side, device=images.device)
+        hole, _ = MF.box_mask((centre[0] * height).long(), (centre[1] * width).long(), sides, sides, height, width)
+        return MixParams(
+            perm=torch.arange(batch, device=images.device),
+            mask=(~hole).to(images.dtype),
+            lam=torch.ones(batch, device=images.device),
+        )
+
+    def _mix_images(self, images: Tensor, params: MixParams) -> Tensor:
+        assert params.mask is not None
+        return images * params.mask

@@ -1,0 +1,132 @@
+"""Small pure tensor ops shared by the mixers: random draws, targets, boxes and region-grid masks."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = [
+    "box_mask",
+    "cut_size",
+    "draw_device",
+    "mix_images",
+    "mix_targets",
+    "random_permutation",
+    "resize_saliency",
+    "sample_beta",
+    "sample_uniform",
+    "smooth_targets",
+    "to_targets",
+    "top_k_regions",
+    "upsample_regions",
+]
+
+
+def draw_device(generator: torch.Generator | None) -> torch.device:
+    """The device random numbers are drawn on: the generator's own (CPU for the default generator).
+
+    Drawing on the generator's device and moving the small result to the batch's device keeps seeded runs
+    identical on every device and needs no host synchronisation when the generator lives on the CPU.
+    """
+    return generator.device if generator is not None else torch.device("cpu")
+
+
+def sample_uniform(shape: tuple[int, ...], generator: torch.Generator | None) -> Tensor:
+    """U[0, 1) float32 samples of ``shape`` drawn from ``generator``."""
+    return torch.rand(shape, generator=generator, device=draw_device(generator))
+
+
+def sample_beta(alpha: float, shape: tuple[int, ...], generator: torch.Generator | None) -> Tensor:
+    """Beta(alpha, alpha) float32 samples of ``shape``, drawn from ``generator`` as a ratio of two gammas."""
+    concentration = torch.full((2, *shape), float(alpha), device=draw_device(generator))
+    gammas = torch._standard_gamma(concentration, generator=generator)
+    total = gammas[0] + gammas[1]
+    # For tiny alpha both gammas can underflow to 0; the limit of Beta(a, a) as a -> 0 is a fair coin on {0, 1}.
+    return torch.where(total > 0, gammas[0] / total.clamp_min(torch.finfo(total.dtype).tiny), (gammas[1] == 0).float())
+
+
+def random_permutation(batch_size: int, generator: torch.Generator | None, device: torch.device) -> Tensor:
+    """A uniformly random permutation of ``range(batch_size)`` on ``device`` (the partner index j of each i)."""
+    return torch.randperm(batch_size, generator=generator, device=draw_device(generator)).to(device)
+
+
+def to_targets(labels: Tensor, num_classes: int, dtype: torch.dtype = torch.float32) -> Tensor:
+    """Integer labels ``[B]`` as one-hot rows ``[B, K]``; soft labels ``[B, K]`` are returned as they are."""
+    if labels.ndim == 2:
+        return labels if labels.is_floating_point() else labels.to(dtype)
+    return F.one_hot(labels.long(), num_classes).to(dtype)
+
+
+def mix_targets(targets: Tensor, perm: Tensor, lam: Tensor) -> Tensor:
+    """``lam[i] * targets[i] + (1 - lam[i]) * targets[perm[i]]``; exact when ``perm[i] == i``."""
+    partner = targets.index_select(0, perm)
+    return torch.lerp(partner, targets, lam.to(targets.dtype).unsqueeze(1))
+
+
+def smooth_targets(targets: Tensor, smoothing: float) -> Tensor:
+    """Label smoothing: ``(1 - eps) * targets + eps / K``; a no-op for ``eps == 0``."""
+    if smoothing == 0:
+        return targets
+    return targets * (1.0 - smoothing) + smoothing / targets.shape[1]
+
+
+def mix_images(images: Tensor, perm: Tensor, weight: Tensor) -> Tensor:
+    """``weight * images + (1 - weight) * images[perm]`` with ``weight`` broadcastable to ``images``.
+
+    ``torch.lerp`` returns either end exactly at weight 0 and 1, so a binary mask copies pixels bit for bit.
+    The partner batch is gathered once and overwritten in place: one allocation, no temporaries.
+    """
+    out = images.index_select(0, perm)
+    return torch.lerp(out, images, weight.to(images.dtype), out=out)
+
+
+def box_mask(
+    centre_y: Tensor, centre_x: Tensor, cut_h: Tensor, cut_w: Tensor, height: int, width: int
+) -> tuple[Tensor, Tensor]:
+    """Boxes of size ``cut_h x cut_w`` (in pixels) centred at ``(centre_y, centre_x)``, clipped to the image.
+
+    All arguments are ``[B]`` tensors. Returns ``(inside, area)``: ``inside`` is a bool ``[B, 1, H, W]`` mask
+    that is True inside each clipped box and ``area`` the clipped box area as a fraction of the image ``[B]``.
+    """
+    y1 = (centre_y - cut_h // 2).clamp(0, height)
+    y2 = (centre_y + cut_h - cut_h // 2).clamp(0, height)
+    x1 = (centre_x - cut_w // 2).clamp(0, width)
+    x2 = (centre_x + cut_w - cut_w // 2).clamp(0, width)
+    rows = torch.arange(height, device=centre_y.device)
+    cols = torch.arange(width, device=centre_y.device)
+    in_rows = (rows >= y1[:, None]) & (rows < y2[:, None])  # [B, H]
+    in_cols = (cols >= x1[:, None]) & (cols < x2[:, None])  # [B, W]
+    inside = (in_rows[:, :, None] & in_cols[:, None, :]).unsqueeze(1)
+    area = ((y2 - y1) * (x2 - x1)).float() / (height * width)
+    return inside, area
+
+
+def cut_size(lam: Tensor, height: int, width: int) -> tuple[Tensor, Tensor]:
+    """CutMix's box side lengths for a pasted area of ``1 - lam``: ``(H * sqrt(1 - lam), W * sqrt(1 - lam))``."""
+    ratio = torch.sqrt(1.0 - lam)
+    return (ratio * height).long(), (ratio * width).long()
+
+
+def resize_saliency(saliency: Tensor, size: int) -> Tensor:
+    """A saliency map ``[B, h, w]`` on a ``size x size`` region grid (float32).
+
+    Down-sampling averages the cells a region covers (area interpolation); up-sampling is bilinear.
+    """
+    maps = saliency.float().unsqueeze(1)
+    if size <= min(saliency.shape[-2:]):
+        return F.adaptive_avg_pool2d(maps, size).squeeze(1)
+    return F.interpolate(maps, size=(size, size), mode="bilinear", align_corners=False).squeeze(1)
+
+
+def upsample_regions(regions: Tensor, height: int, width: int, dtype: torch.dtype) -> Tensor:
+    """A region-grid mask ``[B, g, g]`` as a pixel mask ``[B, 1, H, W]`` of ``dtype`` (nearest neighbour)."""
+    return F.interpolate(regions.to(dtype).unsqueeze(1), size=(height, width), mode="nearest-exact")
+
+
+def top_k_regions(scores: Tensor, k: Tensor) -> Tensor:
+    """Bool mask ``[B, ...]`` of the ``k[i]`` highest-scoring regions of each sample (ties broken by index)."""
+    flat = scores.flatten(1)
+    order = flat.argsort(dim=1, descending=True, stable=True)
+    ranks = torch.empty_like(order).scatter_(1, order, torch.arange(flat.shape[1], device=flat.device).expand_as(order))
+    return (ranks < k.unsqueeze(1)).view_as(scores)
