@@ -15,19 +15,23 @@ __all__ = ["opencv_fine_grained_saliency", "spectral_residual_saliency", "static
 def spectral_residual_saliency(images: Tensor, scale: int = 64) -> Tensor:
     """Spectral residual saliency (Hou & Zhang, CVPR 2007), batched on device: ``[B, C, H, W] -> [B, H, W]``.
 
-    The grey image is resized to ``scale x scale``; the saliency is the squared inverse FFT of the spectral
-    residual (log amplitude minus its 3x3 local mean) with the original phase, blurred, resized back and scaled
-    to [0, 1] per image.
+    The grey image is resized to ``scale x scale`` and reflect-padded by a quarter of that (so the FFT's periodic
+    extension does not light up the borders); the saliency is the squared inverse FFT of the spectral residual (log
+    amplitude minus its 3x3 local mean) with the original phase, blurred, cropped, resized back and scaled to
+    [0, 1] per image.
     """
+    if scale < 4:
+        raise ValueError(f"scale must be an int >= 4 (pixels of the resized grey image), got {scale!r}")
     height, width = images.shape[-2:]
+    pad = scale // 4
     grey = images.float().mean(dim=1, keepdim=True)
     grey = F.interpolate(grey, size=(scale, scale), mode="bilinear", align_corners=False, antialias=True)
-    spectrum = torch.fft.fft2(grey)
+    spectrum = torch.fft.fft2(F.pad(grey, (pad, pad, pad, pad), mode="reflect"))
     log_amplitude = torch.log(spectrum.abs().clamp_min(1e-8))
-    local_mean = F.avg_pool2d(F.pad(log_amplitude, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    local_mean = F.avg_pool2d(F.pad(log_amplitude, (1, 1, 1, 1), mode="circular"), 3, stride=1)
     residual = torch.polar(torch.exp(log_amplitude - local_mean), spectrum.angle())
     saliency = torch.fft.ifft2(residual).abs().pow(2)
-    saliency = gaussian_blur(saliency, kernel_size=[11, 11], sigma=[3.0, 3.0])
+    saliency = gaussian_blur(saliency, kernel_size=[11, 11], sigma=[3.0, 3.0])[..., pad:-pad, pad:-pad]
     saliency = F.interpolate(saliency, size=(height, width), mode="bilinear", align_corners=False).squeeze(1)
     low = saliency.flatten(1).amin(1).view(-1, 1, 1)
     high = saliency.flatten(1).amax(1).view(-1, 1, 1)

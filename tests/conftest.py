@@ -1,0 +1,39 @@
+"""Shared fixtures: small generated batches, seeded generators and a mixer factory for every registered name."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import settings
+
+import saliency_grafting as sg
+
+settings.register_profile("ci", max_examples=40, deadline=None, derandomize=True)
+settings.load_profile("ci")
+
+NUM_CLASSES = 10
+ALL_MIXERS = sorted(sg.MIXERS)
+
+
+def make_batch(
+    batch: int = 6, size: int = 32, *, seed: int = 0, dtype: torch.dtype = torch.float32
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Images whose every pixel is distinct across the batch, labels, and a forward-saliency-like map [B, 8, 8]."""
+    g = torch.Generator().manual_seed(seed)
+    images = torch.randn(batch, 3, size, size, generator=g).to(dtype)
+    labels = torch.randint(0, NUM_CLASSES, (batch,), generator=g)
+    saliency = torch.rand(batch, max(size // 4, 1), max(size // 4, 1), generator=g) ** 3
+    return images, labels, saliency
+
+
+def needs_saliency(mixer: sg.Mixer) -> bool:
+    return mixer.saliency_kind in (sg.SaliencyKind.FORWARD, sg.SaliencyKind.INPUT_GRADIENT)
+
+
+def seeded(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+@pytest.fixture(params=ALL_MIXERS)
+def mixer(request: pytest.FixtureRequest) -> sg.Mixer:
+    return sg.create_mixer(request.param, NUM_CLASSES)

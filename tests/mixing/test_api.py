@@ -1,0 +1,255 @@
+"""Invariants every mixer keeps: shapes, label rows, pixel provenance, seeding, dtypes, layouts and bad input."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+import saliency_grafting as sg
+from tests.conftest import ALL_MIXERS, NUM_CLASSES, make_batch, needs_saliency, seeded
+
+
+def reference_mix(images: torch.Tensor, mixer: sg.Mixer, params: sg.MixParams) -> torch.Tensor:
+    """The shared convention, written out sample by sample."""
+    rows = []
+    for i in range(images.shape[0]):
+        weight = params.mask[i] if params.mask is not None else params.lam[i]
+        second = torch.zeros_like(images[i]) if isinstance(mixer, sg.Cutout) else images[params.perm[i]]
+        rows.append(weight * images[i] + (1 - weight) * second)
+    return torch.stack(rows)
+
+
+def run(mixer: sg.Mixer, images, labels, saliency, seed: int = 0):
+    sal = saliency if needs_saliency(mixer) else None
+    params = mixer.sample_params(images, labels, sal, generator=seeded(seed))
+    mixed, soft = mixer.apply(images, labels, params)
+    return params, mixed, soft
+
+
+def test_create_mixer_knows_every_name_and_rejects_others() -> None:
+    for name in ALL_MIXERS:
+        assert isinstance(sg.create_mixer(name, NUM_CLASSES), sg.MIXERS[name])
+    with pytest.raises(ValueError, match=r"valid names: .*saliency_grafting"):
+        sg.create_mixer("cutmixx", NUM_CLASSES)
+    assert sg.MIXERS["saliency_grafting"] is sg.SaliencyGrafting
+
+
+def test_shapes_labels_and_pixels_follow_the_convention(mixer: sg.Mixer) -> None:
+    images, labels, saliency = make_batch(7)
+    params, mixed, soft = run(mixer, images, labels, saliency)
+    assert mixed.shape == images.shape and mixed.dtype == images.dtype
+    assert soft.shape == (7, NUM_CLASSES) and soft.dtype == torch.float32
+    assert params.perm.dtype == torch.long and sorted(params.perm.tolist()) == list(range(7))
+    assert torch.allclose(soft.sum(1), torch.ones(7), atol=1e-6)
+    assert soft.min() >= 0 and soft.max() <= 1 + 1e-6
+    onehot = torch.nn.functional.one_hot(labels, NUM_CLASSES).float()
+    expected_soft = params.lam[:, None] * onehot + (1 - params.lam[:, None]) * onehot[params.perm]
+    torch.testing.assert_close(soft, expected_soft)
+    torch.testing.assert_close(mixed, reference_mix(images, mixer, params), rtol=0, atol=1e-6)
+    if params.mask is not None:
+        assert params.mask.shape == (7, 1, 32, 32)
+        assert params.mask.min() >= 0 and params.mask.max() <= 1
+
+
+@pytest.mark.parametrize("name", [n for n in ALL_MIXERS if n not in ("mixup", "none")])
+def test_binary_masks_copy_pixels_exactly(name: str) -> None:
+    mixer = sg.create_mixer(name, NUM_CLASSES)
+    images, labels, saliency = make_batch(5)
+    params, mixed, _ = run(mixer, images, labels, saliency)
+    assert params.mask is not None and set(params.mask.unique().tolist()) <= {0.0, 1.0}
+    keep = params.mask.bool().expand_as(images)
+    second = torch.zeros_like(images) if isinstance(mixer, sg.Cutout) else images[params.perm]
+    assert torch.equal(mixed[keep], images[keep])
+    assert torch.equal(mixed[~keep], second[~keep])
+
+
+def test_seeded_runs_repeat_and_seeds_differ(mixer: sg.Mixer) -> None:
+    images, labels, saliency = make_batch(8)
+    _, mixed_a, soft_a = run(mixer, images, labels, saliency, seed=3)
+    _, mixed_b, soft_b = run(mixer, images, labels, saliency, seed=3)
+    assert torch.equal(mixed_a, mixed_b) and torch.equal(soft_a, soft_b)
+    if isinstance(mixer, sg.NoMix):
+        return
+    outputs = {run(mixer, images, labels, saliency, seed=s)[1].sum().item() for s in range(4)}
+    assert len(outputs) > 1
+
+
+def test_global_seed_is_used_without_a_generator(mixer: sg.Mixer) -> None:
+    images, labels, saliency = make_batch(6)
+    sal = saliency if needs_saliency(mixer) else None
+    torch.manual_seed(11)
+    first = mixer(images, labels, sal)
+    torch.manual_seed(11)
+    second = mixer(images, labels, sal)
+    assert torch.equal(first[0], second[0]) and torch.equal(first[1], second[1])
+
+
+def test_single_sample_batch_is_returned_unchanged(mixer: sg.Mixer) -> None:
+    images, labels, saliency = make_batch(1)
+    _, mixed, soft = run(mixer, images, labels, saliency)
+    assert torch.equal(soft, torch.nn.functional.one_hot(labels, NUM_CLASSES).float())
+    if isinstance(mixer, sg.Cutout):  # Cutout drops a patch of any single image by design
+        assert (mixed == 0).any()
+    else:
+        assert torch.equal(mixed, images)
+
+
+def test_input_is_not_modified(mixer: sg.Mixer) -> None:
+    images, labels, saliency = make_batch(6)
+    before = images.clone(), labels.clone(), saliency.clone()
+    run(mixer, images, labels, saliency)
+    assert torch.equal(images, before[0]) and torch.equal(labels, before[1]) and torch.equal(saliency, before[2])
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
+def test_low_and_high_precision_dtypes_are_kept(mixer: sg.Mixer, dtype: torch.dtype) -> None:
+    images, labels, saliency = make_batch(6, dtype=dtype)
+    params, mixed, soft = run(mixer, images, labels, saliency.to(dtype))
+    assert mixed.dtype == dtype and soft.dtype == torch.float32
+    if params.mask is not None:
+        assert params.mask.dtype == dtype
+    expected = reference_mix(images.double(), mixer, params)
+    torch.testing.assert_close(mixed.double(), expected, rtol=0, atol=2e-2)
+
+
+def test_channels_last_and_non_contiguous_inputs_give_the_same_result(mixer: sg.Mixer) -> None:
+    images, labels, saliency = make_batch(6, size=64)
+    _, expected, soft = run(mixer, images[..., ::2, ::2].contiguous(), labels, saliency)
+    _, strided, soft_strided = run(mixer, images[..., ::2, ::2], labels, saliency)
+    _, last, soft_last = run(
+        mixer, images[..., ::2, ::2].contiguous(memory_format=torch.channels_last), labels, saliency
+    )
+    assert torch.equal(strided, expected) and torch.equal(last, expected)
+    assert torch.equal(soft_strided, soft) and torch.equal(soft_last, soft)
+
+
+def test_soft_label_input_is_mixed_like_one_hot(mixer: sg.Mixer) -> None:
+    images, labels, saliency = make_batch(6)
+    onehot = torch.nn.functional.one_hot(labels, NUM_CLASSES).float()
+    _, _, from_int = run(mixer, images, labels, saliency)
+    _, _, from_soft = run(mixer, images, onehot, saliency)
+    torch.testing.assert_close(from_int, from_soft)
+
+
+def test_label_smoothing_is_explicit() -> None:
+    images, labels, saliency = make_batch(6)
+    plain = sg.SaliencyGrafting(num_classes=NUM_CLASSES)
+    smooth = sg.SaliencyGrafting(num_classes=NUM_CLASSES, label_smoothing=0.1)
+    _, soft = plain(images, labels, saliency, generator=seeded())
+    _, soft_smooth = smooth(images, labels, saliency, generator=seeded())
+    torch.testing.assert_close(soft_smooth, soft * 0.9 + 0.01)
+    torch.testing.assert_close(soft_smooth.sum(1), torch.ones(6))
+    with pytest.raises(ValueError, match="label_smoothing"):
+        sg.Mixup(num_classes=NUM_CLASSES, label_smoothing=1.0)
+
+
+@given(
+    name=st.sampled_from(ALL_MIXERS),
+    batch=st.integers(1, 9),
+    height=st.integers(4, 40),
+    width=st.integers(4, 40),
+    seed=st.integers(0, 2**16),
+)
+def test_property_any_batch_and_image_size(name: str, batch: int, height: int, width: int, seed: int) -> None:
+    mixer = sg.create_mixer(name, NUM_CLASSES)
+    g = seeded(seed)
+    images = torch.randn(batch, 3, height, width, generator=g)
+    labels = torch.randint(0, NUM_CLASSES, (batch,), generator=g)
+    saliency = torch.rand(batch, max(height // 4, 1), max(width // 4, 1), generator=g)
+    params, mixed, soft = run(mixer, images, labels, saliency, seed=seed)
+    assert mixed.shape == images.shape
+    torch.testing.assert_close(soft.sum(1), torch.ones(batch))
+    assert ((params.lam >= 0) & (params.lam <= 1)).all()
+    torch.testing.assert_close(mixed, reference_mix(images, mixer, params), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("images", "labels", "match"),
+    [
+        (torch.randn(4, 32, 32), torch.zeros(4, dtype=torch.long), "images must be a float tensor"),
+        (torch.zeros(4, 3, 8, 8, dtype=torch.uint8), torch.zeros(4, dtype=torch.long), "images must be a float"),
+        (torch.randn(0, 3, 8, 8), torch.zeros(0, dtype=torch.long), "at least one sample"),
+        (torch.randn(4, 3, 8, 8), torch.zeros(3, dtype=torch.long), "labels must have 4 entries"),
+        (torch.randn(4, 3, 8, 8), torch.tensor([0, 1, 2, NUM_CLASSES]), r"labels must lie in \[0, 10\)"),
+        (torch.randn(4, 3, 8, 8), torch.tensor([0, -1, 2, 3]), r"labels must lie in \[0, 10\)"),
+        (torch.randn(4, 3, 8, 8), torch.zeros(4), "integer class indices"),
+        (torch.randn(4, 3, 8, 8), torch.zeros(4, 7), r"soft labels must be a float tensor \[4, 10\]"),
+        (torch.randn(4, 3, 8, 8), torch.zeros(4, 1, 1, dtype=torch.long), "labels must be"),
+    ],
+)
+def test_bad_batches_raise_value_errors_naming_the_argument(mixer: sg.Mixer, images, labels, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        mixer(images, labels, torch.rand(images.shape[0], 2, 2), generator=seeded())
+
+
+def test_label_range_check_can_be_switched_off() -> None:
+    images, _, _ = make_batch(4)
+    mixer = sg.Mixup(num_classes=NUM_CLASSES, validate=False)
+    with pytest.raises((RuntimeError, IndexError)):  # one_hot itself still fails, but no host sync was spent
+        mixer(images, torch.tensor([0, 1, 2, NUM_CLASSES]), generator=seeded())
+
+
+@pytest.mark.parametrize("name", ["saliency_grafting", "attentive_cutmix", "saliencymix"])
+def test_bad_saliency_raises(name: str) -> None:
+    mixer = sg.create_mixer(name, NUM_CLASSES)
+    images, labels, saliency = make_batch(4)
+    with pytest.raises(ValueError, match=r"saliency must be a float tensor \[B, h, w\]"):
+        mixer(images, labels, saliency[:3], generator=seeded())
+    with pytest.raises(ValueError, match=r"saliency must be a float tensor"):
+        mixer(images, labels, saliency.unsqueeze(1).expand(4, 3, 8, 8), generator=seeded())
+    nan = saliency.clone()
+    nan[1, 2, 3] = float("nan")
+    with pytest.raises(ValueError, match="saliency must be finite"):
+        mixer(images, labels, nan, generator=seeded())
+    inf = saliency.clone()
+    inf[0, 0, 0] = float("inf")
+    with pytest.raises(ValueError, match="saliency must be finite"):
+        mixer(images, labels, inf, generator=seeded())
+
+
+@pytest.mark.parametrize("name", ["saliency_grafting", "attentive_cutmix"])
+def test_forward_saliency_mixers_say_so_and_require_it(name: str) -> None:
+    mixer = sg.create_mixer(name, NUM_CLASSES)
+    assert mixer.saliency_kind is sg.SaliencyKind.FORWARD
+    images, labels, _ = make_batch(4)
+    with pytest.raises(ValueError, match="needs saliency of kind 'forward'"):
+        mixer(images, labels)
+
+
+def test_saliency_kinds_are_declared() -> None:
+    kinds = {name: sg.create_mixer(name, NUM_CLASSES).saliency_kind for name in ALL_MIXERS}
+    assert kinds == {
+        "none": sg.SaliencyKind.NONE,
+        "mixup": sg.SaliencyKind.NONE,
+        "cutmix": sg.SaliencyKind.NONE,
+        "cutout": sg.SaliencyKind.NONE,
+        "saliencymix": sg.SaliencyKind.IMAGE,
+        "attentive_cutmix": sg.SaliencyKind.FORWARD,
+        "saliency_grafting": sg.SaliencyKind.FORWARD,
+    }
+
+
+def test_params_of_the_wrong_batch_are_rejected_by_apply() -> None:
+    images, labels, _ = make_batch(6)
+    mixer = sg.CutMix(num_classes=NUM_CLASSES)
+    params = mixer.sample_params(images[:4], labels[:4], generator=seeded())
+    with pytest.raises(ValueError, match="params"):
+        mixer.apply(images, labels, params)
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, True])
+def test_num_classes_must_be_a_positive_int(bad) -> None:
+    with pytest.raises(ValueError, match="num_classes"):
+        sg.create_mixer("mixup", bad)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_batches_stay_on_device_and_match_cpu(mixer: sg.Mixer) -> None:  # pragma: no cover - no GPU in CI
+    images, labels, saliency = make_batch(6)
+    _, mixed_cpu, soft_cpu = run(mixer, images, labels, saliency)
+    _, mixed, soft = run(mixer, images.cuda(), labels.cuda(), saliency.cuda())
+    assert mixed.is_cuda and soft.is_cuda
+    torch.testing.assert_close(mixed.cpu(), mixed_cpu)
+    torch.testing.assert_close(soft.cpu(), soft_cpu)

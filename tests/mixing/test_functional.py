@@ -1,0 +1,77 @@
+"""The small pure ops: Beta draws, boxes, top-k regions, target mixing."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from saliency_grafting.mixing import functional as MF
+from tests.conftest import seeded
+
+
+@pytest.mark.parametrize("alpha", [0.2, 1.0, 4.0])
+def test_sample_beta_has_beta_moments_and_repeats(alpha: float) -> None:
+    draws = MF.sample_beta(alpha, (40_000,), seeded(1))
+    mean, var = 0.5, 1.0 / (4 * (2 * alpha + 1))
+    assert draws.min() >= 0 and draws.max() <= 1
+    assert draws.mean().item() == pytest.approx(mean, abs=0.01)
+    assert draws.var().item() == pytest.approx(var, rel=0.05)
+    assert torch.equal(draws, MF.sample_beta(alpha, (40_000,), seeded(1)))
+
+
+def test_sample_beta_tiny_alpha_stays_in_range() -> None:
+    draws = MF.sample_beta(1e-4, (1000,), seeded(0))
+    assert torch.isfinite(draws).all() and draws.min() >= 0 and draws.max() <= 1
+
+
+@given(
+    cy=st.integers(-5, 40),
+    cx=st.integers(-5, 40),
+    h=st.integers(0, 40),
+    w=st.integers(0, 40),
+    height=st.integers(1, 32),
+    width=st.integers(1, 32),
+)
+def test_box_mask_is_the_clipped_box(cy: int, cx: int, h: int, w: int, height: int, width: int) -> None:
+    t = lambda v: torch.tensor([v])  # noqa: E731
+    inside, area = MF.box_mask(t(cy), t(cx), t(h), t(w), height, width)
+    y1, y2 = min(max(cy - h // 2, 0), height), min(max(cy + h - h // 2, 0), height)
+    x1, x2 = min(max(cx - w // 2, 0), width), min(max(cx + w - w // 2, 0), width)
+    expected = torch.zeros(height, width, dtype=torch.bool)
+    expected[y1:y2, x1:x2] = True
+    assert torch.equal(inside[0, 0], expected)
+    assert area.item() == pytest.approx(expected.float().mean().item())
+
+
+def test_top_k_regions_per_sample_counts() -> None:
+    scores = torch.tensor([[[4.0, 3.0], [2.0, 1.0]], [[1.0, 2.0], [3.0, 4.0]]])
+    picked = MF.top_k_regions(scores, torch.tensor([1, 3]))
+    assert picked.tolist() == [[[True, False], [False, False]], [[False, True], [True, True]]]
+
+
+def test_mix_targets_is_exact_for_self_pairs_and_convex_otherwise() -> None:
+    targets = torch.eye(4)
+    same = MF.mix_targets(targets, torch.arange(4), torch.tensor([0.3, 0.7, 0.1, 0.9]))
+    assert torch.equal(same, targets)
+    mixed = MF.mix_targets(targets, torch.tensor([1, 0, 3, 2]), torch.full((4,), 0.25))
+    torch.testing.assert_close(mixed[0], torch.tensor([0.25, 0.75, 0.0, 0.0]))
+
+
+def test_to_targets_and_smoothing() -> None:
+    onehot = MF.to_targets(torch.tensor([2, 0]), 3)
+    assert onehot.tolist() == [[0, 0, 1], [1, 0, 0]]
+    torch.testing.assert_close(MF.smooth_targets(onehot, 0.3), onehot * 0.7 + 0.1)
+
+
+def test_resize_saliency_averages_down_and_interpolates_up() -> None:
+    s = torch.arange(16.0).view(1, 4, 4)
+    torch.testing.assert_close(MF.resize_saliency(s, 2), torch.tensor([[[2.5, 4.5], [10.5, 12.5]]]))
+    up = MF.resize_saliency(s, 8)
+    assert up.shape == (1, 8, 8) and up.min() >= 0 and up.max() <= 15
+
+
+def test_draws_follow_the_generator_device() -> None:
+    assert MF.draw_device(None) == torch.device("cpu")
+    assert MF.random_permutation(5, seeded(), torch.device("cpu")).sort().values.tolist() == [0, 1, 2, 3, 4]
