@@ -120,8 +120,16 @@ def resize_saliency(saliency: Tensor, size: int) -> Tensor:
 
 
 def upsample_regions(regions: Tensor, height: int, width: int, dtype: torch.dtype) -> Tensor:
-    """A region-grid mask ``[B, g, g]`` as a pixel mask ``[B, 1, H, W]`` of ``dtype`` (nearest neighbour)."""
-    return F.interpolate(regions.to(dtype).unsqueeze(1), size=(height, width), mode="nearest-exact")
+    """A region-grid mask ``[B, g, g]`` as a pixel mask ``[B, 1, H, W]`` of ``dtype`` (nearest neighbour).
+
+    When the grid divides the image every region is a block of equal size (a fast repeat); otherwise nearest-exact
+    interpolation spreads the remainder pixels over the regions.
+    """
+    rows, cols = regions.shape[-2:]
+    regions = regions.to(dtype)
+    if height % rows == 0 and width % cols == 0:
+        return regions.repeat_interleave(height // rows, 1).repeat_interleave(width // cols, 2).unsqueeze(1)
+    return F.interpolate(regions.unsqueeze(1), size=(height, width), mode="nearest-exact")
 
 
 def top_k_regions(scores: Tensor, k: Tensor) -> Tensor:

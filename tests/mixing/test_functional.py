@@ -75,3 +75,10 @@ def test_resize_saliency_averages_down_and_interpolates_up() -> None:
 def test_draws_follow_the_generator_device() -> None:
     assert MF.draw_device(None) == torch.device("cpu")
     assert MF.random_permutation(5, seeded(), torch.device("cpu")).sort().values.tolist() == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(("height", "width"), [(32, 32), (30, 33), (8, 8), (7, 5)])
+def test_upsample_regions_equals_nearest_interpolation(height: int, width: int) -> None:
+    regions = (torch.rand(3, 4, 4, generator=seeded()) > 0.5).float()
+    expected = torch.nn.functional.interpolate(regions[:, None], size=(height, width), mode="nearest-exact")
+    assert torch.equal(MF.upsample_regions(regions, height, width, torch.float32), expected)

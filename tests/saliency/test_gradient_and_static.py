@@ -70,3 +70,17 @@ def test_opencv_fine_grained_on_uint8_converted_images() -> None:
     assert saliency.shape == (4, 32, 32) and saliency.dtype == torch.float32
     assert saliency.min() >= 0 and saliency.max() <= 1
     assert (saliency[:, 20:26, 4:10].mean((1, 2)) > saliency.mean((1, 2))).all()
+
+
+def test_matrix_filters_equal_convolutions() -> None:
+    from torchvision.transforms.v2.functional import gaussian_blur
+
+    from saliency_grafting.saliency.static import _filter2d
+
+    maps = torch.rand(2, 1, 20, 24, generator=torch.Generator().manual_seed(0))
+    taps = torch.exp(-0.5 * (torch.arange(-5.0, 6.0) / 3.0) ** 2)
+    blurred = _filter2d(maps, taps / taps.sum(), "reflect")
+    torch.testing.assert_close(blurred, gaussian_blur(maps, [11, 11], [3.0, 3.0]))
+    box = _filter2d(maps, torch.full((3,), 1 / 3), "circular")
+    padded = torch.nn.functional.pad(maps, (1, 1, 1, 1), mode="circular")
+    torch.testing.assert_close(box, torch.nn.functional.avg_pool2d(padded, 3, stride=1))

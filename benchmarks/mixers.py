@@ -1,0 +1,65 @@
+"""Median time per call of every mixer, as ratios to ``images.clone()`` and to CutMix measured in the same run.
+
+    python benchmarks/mixers.py [--repeats 30] [--threads 2] [--markdown]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+import saliency_grafting as sg
+
+SHAPES = [((128, 3, 32, 32), 8), ((64, 3, 224, 224), 7)]  # image batch, side of the last conv stage's map
+
+
+def median_ms(fn: Callable[[], object], repeats: int) -> float:
+    for _ in range(3):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--markdown", action="store_true", help="print a markdown table")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {args.threads} threads, median of {args.repeats} calls")
+    rows = []
+    for shape, feat in SHAPES:
+        g = torch.Generator().manual_seed(0)
+        images = torch.randn(shape, generator=g)
+        labels = torch.randint(0, 100, (shape[0],), generator=g)
+        saliency = torch.rand(shape[0], feat, feat, generator=g)
+        gen = torch.Generator().manual_seed(1)
+        clone = median_ms(images.clone, args.repeats)
+        timings = {}
+        for name in sg.MIXERS:
+            mixer = sg.create_mixer(name, 100)
+            sal = saliency if mixer.saliency_kind is sg.SaliencyKind.FORWARD else None
+            timings[name] = median_ms(lambda m=mixer, s=sal: m(images, labels, s, generator=gen), args.repeats)
+        for name, ms in timings.items():
+            rows.append((shape, name, ms, ms / clone, ms / timings["cutmix"]))
+        rows.append((shape, "images.clone()", clone, 1.0, clone / timings["cutmix"]))
+    if args.markdown:
+        print("| batch | mixer | ms / call | × clone | × CutMix |\n|---|---|---:|---:|---:|")
+        for shape, name, ms, rc, rcm in rows:
+            print(f"| {list(shape)} | {name} | {ms:.3f} | {rc:.2f} | {rcm:.2f} |")
+    else:
+        for shape, name, ms, rc, rcm in rows:
+            print(f"{list(shape)!s:20} {name:18} {ms:9.3f} ms  {rc:6.2f}x clone  {rcm:6.2f}x cutmix")
+
+
+if __name__ == "__main__":
+    main()
