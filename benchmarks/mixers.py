@@ -1,6 +1,6 @@
 """Median time per call of every mixer, as ratios to ``images.clone()`` and to CutMix measured in the same run.
 
-    python benchmarks/mixers.py [--repeats 30] [--threads 2] [--markdown]
+python benchmarks/mixers.py [--repeats 30] [--threads 2] [--markdown]
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 
 import torch
 
@@ -48,7 +49,7 @@ def main() -> None:
         for name in sg.MIXERS:
             mixer = sg.create_mixer(name, 100)
             sal = saliency if mixer.saliency_kind is sg.SaliencyKind.FORWARD else None
-            timings[name] = median_ms(lambda m=mixer, s=sal: m(images, labels, s, generator=gen), args.repeats)
+            timings[name] = median_ms(partial(mixer, images, labels, sal, generator=gen), args.repeats)
         for name, ms in timings.items():
             rows.append((shape, name, ms, ms / clone, ms / timings["cutmix"]))
         rows.append((shape, "images.clone()", clone, 1.0, clone / timings["cutmix"]))

@@ -39,10 +39,10 @@ def _filter2d(maps: Tensor, weights: Tensor, boundary: str) -> Tensor:
 def spectral_residual_saliency(images: Tensor, scale: int = 64) -> Tensor:
     """Spectral residual saliency (Hou & Zhang, CVPR 2007), batched on device: ``[B, C, H, W] -> [B, H, W]``.
 
-    The grey image is resized to ``scale x scale`` (64 in the paper) and reflect-padded by a quarter of that (so the FFT's periodic
-    extension does not light up the borders); the saliency is the squared inverse FFT of the spectral residual (log
-    amplitude minus its 3x3 local mean) with the original phase, blurred, cropped, resized back and scaled to
-    [0, 1] per image.
+    The grey image is resized to ``scale x scale`` (64 in the paper) and reflect-padded by a quarter of that (so
+    the FFT's periodic extension does not light up the borders); the saliency is the squared inverse FFT of the
+    spectral residual (log amplitude minus its 3x3 local mean) with the original phase, blurred, cropped, resized
+    back and scaled to [0, 1] per image.
     """
     if scale < 4:
         raise ValueError(f"scale must be an int >= 4 (pixels of the resized grey image), got {scale!r}")
