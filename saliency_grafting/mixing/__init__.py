@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from saliency_grafting.mixing.attentive import AttentiveCutMix
@@ -47,4 +48,8 @@ def create_mixer(name: str, num_classes: int, **kwargs: Any) -> Mixer:
         cls = MIXERS[name]
     except (KeyError, TypeError):
         raise ValueError(f"unknown mixer {name!r}; valid names: {', '.join(sorted(MIXERS))}") from None
+    accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "num_classes")]
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        raise ValueError(f"mixer {name!r} got unexpected keyword argument(s) {unknown}; it takes {accepted}")
     return cls(num_classes=num_classes, **kwargs)

@@ -45,10 +45,9 @@ class AttentiveCutMix(Mixer):
             self.saliency_kind = SaliencyKind.NONE
 
     def _sample(
-        self, images: Tensor, labels: Tensor, saliency: Tensor | None, generator: torch.Generator | None
+        self, images: Tensor, saliency: Tensor | None, perm: Tensor, generator: torch.Generator | None
     ) -> MixParams:
         batch, _, height, width = images.shape
-        perm = MF.random_permutation(batch, generator, images.device)
         if saliency is None:
             if self.feature_model is None:
                 raise ValueError("AttentiveCutMix needs saliency=[B, h, w] or a feature_model")

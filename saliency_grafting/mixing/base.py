@@ -75,9 +75,18 @@ class Mixer:
         saliency: Tensor | None = None,
         *,
         generator: torch.Generator | None = None,
+        perm: Tensor | None = None,
     ) -> MixParams:
-        """Draw the batch's randomness (permutation, mask, label weights) without touching the pixels."""
+        """Draw the batch's randomness (permutation, mask, label weights) without touching the pixels.
+
+        ``perm`` fixes the partners instead of drawing them (e.g. to show several mixers on the same pairs).
+        """
         self._check_batch(images, labels)
+        batch = images.shape[0]
+        if perm is None:
+            perm = MF.random_permutation(batch, generator, images.device)
+        elif perm.shape != (batch,) or perm.dtype != torch.long:
+            raise ValueError(f"perm must be a LongTensor [{batch}] permutation, got {tuple(perm.shape)} {perm.dtype}")
         if saliency is not None:
             saliency = self._check_saliency(saliency, images)
         elif self.saliency_kind in (SaliencyKind.FORWARD, SaliencyKind.INPUT_GRADIENT):
@@ -85,7 +94,7 @@ class Mixer:
                 f"{_name(self)} needs saliency of kind '{self.saliency_kind.value}': pass saliency=[B, h, w] "
                 "(e.g. from saliency_grafting.ForwardSaliency)"
             )
-        return self._sample(images, labels, saliency, generator)
+        return self._sample(images, saliency, perm.to(images.device), generator)
 
     def apply(self, images: Tensor, labels: Tensor, params: MixParams) -> tuple[Tensor, Tensor]:
         """Apply drawn ``params`` to a batch: returns ``(mixed_images, soft_labels)``."""
@@ -106,8 +115,9 @@ class Mixer:
     # -- for subclasses -------------------------------------------------------------------------------------
 
     def _sample(
-        self, images: Tensor, labels: Tensor, saliency: Tensor | None, generator: torch.Generator | None
+        self, images: Tensor, saliency: Tensor | None, perm: Tensor, generator: torch.Generator | None
     ) -> MixParams:
+        """Draw the method's mask and label weights for partners ``perm``."""
         raise NotImplementedError
 
     def _mix_images(self, images: Tensor, params: MixParams) -> Tensor:
@@ -162,7 +172,7 @@ class NoMix(Mixer):
     """No mixing: the images as they are and their (one-hot, optionally smoothed) labels."""
 
     def _sample(
-        self, images: Tensor, labels: Tensor, saliency: Tensor | None, generator: torch.Generator | None
+        self, images: Tensor, saliency: Tensor | None, perm: Tensor, generator: torch.Generator | None
     ) -> MixParams:
         batch = images.shape[0]
         return MixParams(

@@ -35,11 +35,10 @@ class CutMix(Mixer):
         self.per_sample = bool(per_sample)
 
     def _sample(
-        self, images: Tensor, labels: Tensor, saliency: Tensor | None, generator: torch.Generator | None
+        self, images: Tensor, saliency: Tensor | None, perm: Tensor, generator: torch.Generator | None
     ) -> MixParams:
         batch, _, height, width = images.shape
         draws = batch if self.per_sample else 1
-        perm = MF.random_permutation(batch, generator, images.device)
         lam = MF.sample_beta(self.alpha, (draws,), generator)
         cut_h, cut_w = MF.cut_size(lam, height, width)
         centre = MF.sample_uniform((2, draws), generator)

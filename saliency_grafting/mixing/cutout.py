@@ -27,7 +27,7 @@ class Cutout(Mixer):
         self.size = size
 
     def _sample(
-        self, images: Tensor, labels: Tensor, saliency: Tensor | None, generator: torch.Generator | None
+        self, images: Tensor, saliency: Tensor | None, perm: Tensor, generator: torch.Generator | None
     ) -> MixParams:
         batch, _, height, width = images.shape
         side = self.size if self.size is not None else max(min(height, width) // 2, 1)

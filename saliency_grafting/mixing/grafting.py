@@ -120,17 +120,16 @@ class SaliencyGrafting(Mixer):
         self.label_mixing = label_mixing
 
     def _sample(
-        self, images: Tensor, labels: Tensor, saliency: Tensor | None, generator: torch.Generator | None
+        self, images: Tensor, saliency: Tensor | None, perm: Tensor, generator: torch.Generator | None
     ) -> GraftingParams:
         assert saliency is not None  # sample_params requires it for SaliencyKind.FORWARD
         batch, _, height, width = images.shape
         device = images.device
         sizes = self.grid_sizes or default_grid_sizes(height, width)
-        # The batch's draws: the grid size, p_B ~ Beta(alpha, alpha) and the partner permutation j.
+        # The batch's draws: the grid size and p_B ~ Beta(alpha, alpha); then the Bernoulli field P.
         pick = int(torch.randint(len(sizes), (), generator=generator, device=MF.draw_device(generator)))
         size = min(sizes[pick], height, width)
         p_b = MF.sample_beta(self.alpha, (), generator)
-        perm = MF.random_permutation(batch, generator, device)
         bernoulli = MF.sample_uniform((batch, size, size), generator).to(device) < p_b.to(device)
 
         s = MF.resize_saliency(saliency.to(device), size)  # S_i on the region grid, [B, g, g]

@@ -33,9 +33,8 @@ class Mixup(Mixer):
         self.per_sample = bool(per_sample)
 
     def _sample(
-        self, images: Tensor, labels: Tensor, saliency: Tensor | None, generator: torch.Generator | None
+        self, images: Tensor, saliency: Tensor | None, perm: Tensor, generator: torch.Generator | None
     ) -> MixParams:
         batch = images.shape[0]
-        perm = MF.random_permutation(batch, generator, images.device)
         lam = MF.sample_beta(self.alpha, (batch,) if self.per_sample else (1,), generator).expand(batch)
         return MixParams(perm=perm, mask=None, lam=lam.to(images.device))

@@ -45,11 +45,10 @@ class SaliencyMix(Mixer):
         self.method = method
 
     def _sample(
-        self, images: Tensor, labels: Tensor, saliency: Tensor | None, generator: torch.Generator | None
+        self, images: Tensor, saliency: Tensor | None, perm: Tensor, generator: torch.Generator | None
     ) -> MixParams:
         batch, _, height, width = images.shape
         draws = batch if self.per_sample else 1
-        perm = MF.random_permutation(batch, generator, images.device)
         lam = MF.sample_beta(self.alpha, (draws,), generator).to(images.device)
         cut_h, cut_w = MF.cut_size(lam, height, width)
         donors = perm[:draws]

@@ -253,3 +253,9 @@ def test_cuda_batches_stay_on_device_and_match_cpu(mixer: sg.Mixer) -> None:  # 
     assert mixed.is_cuda and soft.is_cuda
     torch.testing.assert_close(mixed.cpu(), mixed_cpu)
     torch.testing.assert_close(soft.cpu(), soft_cpu)
+
+
+def test_create_mixer_rejects_unknown_keywords_listing_the_valid_ones() -> None:
+    with pytest.raises(ValueError, match=r"unexpected keyword argument\(s\) \['temprature'\].*'temperature'"):
+        sg.create_mixer("saliency_grafting", NUM_CLASSES, temprature=1.0)
+    assert sg.create_mixer("saliency_grafting", NUM_CLASSES, temperature=2.0).temperature == 2.0

@@ -1,0 +1,139 @@
+"""Datasets by name (cifar10, cifar100, imagefolder, synthetic), per-class subsets, and their batch loaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from saliency_grafting.data.cifar import load_cifar
+from saliency_grafting.data.folders import DataError, decode_folder, find_split, list_folder
+from saliency_grafting.data.loader import TensorLoader, normalize
+from saliency_grafting.data.stream import StreamLoader
+from saliency_grafting.data.synthetic import SHAPES, make_synthetic
+
+__all__ = [
+    "DATASETS",
+    "DataError",
+    "Dataset",
+    "StreamLoader",
+    "TensorLoader",
+    "class_balanced_subset",
+    "load_dataset",
+    "make_synthetic",
+    "normalize",
+]
+
+DATASETS = ("cifar10", "cifar100", "imagefolder", "synthetic")
+_STATS = {
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+    "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
+    "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+}
+
+
+@dataclass
+class Dataset:
+    """A train and a test split: uint8 tensors when resident, file lists when streamed."""
+
+    name: str
+    classes: list[str]
+    mean: Tensor
+    std: Tensor
+    image_size: int
+    train_images: Tensor | None = None  # uint8 [N, 3, H, W]
+    train_labels: Tensor | None = None
+    test_images: Tensor | None = None
+    test_labels: Tensor | None = None
+    train_files: tuple[list[Path], list[int]] | None = field(default=None, repr=False)
+    test_files: tuple[list[Path], list[int]] | None = field(default=None, repr=False)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def resident(self) -> bool:
+        return self.train_images is not None
+
+    @property
+    def num_train(self) -> int:
+        return len(self.train_labels) if self.train_labels is not None else len(self.train_files[1])
+
+
+def class_balanced_subset(labels: Tensor, per_class: int, seed: int) -> Tensor:
+    """Sorted indices of ``per_class`` samples of every class, drawn without replacement from a seeded generator."""
+    g = torch.Generator().manual_seed(seed)
+    picked = []
+    for cls in labels.unique().tolist():
+        members = (labels == cls).nonzero().flatten()
+        if len(members) < per_class:
+            raise DataError(f"--per-class {per_class}: class {cls} has only {len(members)} training samples")
+        picked.append(members[torch.randperm(len(members), generator=g)[:per_class]])
+    return torch.cat(picked).sort().values
+
+
+def _stats(images: Tensor) -> tuple[Tensor, Tensor]:
+    """Per-channel mean and std of (an evenly strided sample of at most ~10k of) the train images."""
+    x = images[:: max(1, len(images) // 10_000)].float().div(255)
+    return x.mean(dim=(0, 2, 3)), x.std(dim=(0, 2, 3))
+
+
+def load_dataset(
+    name: str,
+    data_dir: str | Path | None = None,
+    *,
+    download: bool = False,
+    per_class: int | None = None,
+    seed: int = 0,
+    image_size: int | None = None,
+    max_resident_gib: float = 4.0,
+    synthetic_size: tuple[int, int] = (5000, 1000),
+) -> Dataset:
+    """Load ``name`` (one of ``DATASETS``); ``per_class`` keeps a seeded class-balanced subset of the train split."""
+    if name not in DATASETS:
+        raise DataError(f"unknown dataset {name!r}; valid names: {', '.join(DATASETS)}")
+    if name == "synthetic":
+        size = image_size or 32
+        train_x, train_y = make_synthetic(synthetic_size[0], size=size, seed=seed)
+        test_x, test_y = make_synthetic(synthetic_size[1], size=size, seed=seed + 1_000_003)
+        data = Dataset(name, list(SHAPES), *_stats(train_x), size, train_x, train_y, test_x, test_y)
+    else:
+        if data_dir is None:
+            raise DataError(f"--data-dir is required for dataset {name!r}")
+        root = Path(data_dir).expanduser()
+        if not root.is_dir() and not (name.startswith("cifar") and download):
+            raise DataError(f"--data-dir {root} is not a directory")
+        if name.startswith("cifar"):
+            train_x, train_y, test_x, test_y, classes = load_cifar(name, root, download=download)
+            data = Dataset(name, classes, *map(torch.tensor, _STATS[name]), 32, train_x, train_y, test_x, test_y)
+        else:
+            data = _load_folder(root, image_size, max_resident_gib)
+    if per_class is not None:
+        if per_class < 1:
+            raise DataError(f"--per-class must be a positive int, got {per_class}")
+        if data.resident:
+            keep = class_balanced_subset(data.train_labels, per_class, seed)
+            data.train_images, data.train_labels = data.train_images[keep], data.train_labels[keep]
+        else:
+            paths, labels = data.train_files
+            keep = class_balanced_subset(torch.tensor(labels), per_class, seed).tolist()
+            data.train_files = ([paths[i] for i in keep], [labels[i] for i in keep])
+    return data
+
+
+def _load_folder(root: Path, image_size: int | None, max_resident_gib: float) -> Dataset:
+    train_paths, train_labels, classes = list_folder(find_split(root, ("train",)))
+    test_paths, test_labels, _ = list_folder(find_split(root, ("test", "val")), classes)
+    probe = decode_folder(train_paths[:1], image_size)
+    size = image_size or probe.shape[-1]
+    estimate = probe.numel() * (len(train_paths) + len(test_paths)) / 2**30
+    if estimate > max_resident_gib:
+        mean, std = map(torch.tensor, _STATS["imagenet"])
+        return Dataset("imagefolder", classes, mean, std, size,
+                       train_files=(train_paths, train_labels), test_files=(test_paths, test_labels))  # fmt: skip
+    train_x, test_x = decode_folder(train_paths, image_size), decode_folder(test_paths, image_size)
+    return Dataset("imagefolder", classes, *_stats(train_x), size, train_x, torch.tensor(train_labels), test_x,
+                   torch.tensor(test_labels))  # fmt: skip

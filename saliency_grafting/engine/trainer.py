@@ -1,0 +1,320 @@
+"""The training loop: any mixer with the saliency it declares, warm-up, AMP, DDP, exact resume, callbacks."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from saliency_grafting.config import TrainConfig, save_yaml
+from saliency_grafting.data import Dataset, StreamLoader, TensorLoader, load_dataset
+from saliency_grafting.engine.checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
+from saliency_grafting.engine.evaluate import evaluate
+from saliency_grafting.losses import soft_target_cross_entropy
+from saliency_grafting.mixing import NoMix, SaliencyKind, create_mixer
+from saliency_grafting.models import create_model
+from saliency_grafting.saliency import ForwardSaliency, input_gradient_saliency
+
+__all__ = ["Callback", "Trainer", "lr_factor", "make_loaders"]
+
+CHECKPOINT = "checkpoint.pt"
+METRICS = "metrics.jsonl"
+
+
+class Callback(Protocol):
+    """Called by ``Trainer.fit`` after every epoch with that epoch's metrics (rank 0 only)."""
+
+    def __call__(self, trainer: Trainer, metrics: dict[str, Any]) -> None: ...
+
+
+def lr_factor(schedule: str, progress: float, milestones: Iterable[float] = (0.5, 0.75), gamma: float = 0.1) -> float:
+    """Learning-rate multiplier at ``progress`` in [0, 1] of the run.
+
+    ``step``: times ``gamma`` at each milestone (fractions of the run); ``cosine``: half a cosine to 0;
+    ``onecycle``: linear from 0 up to 1 at 15 % of the run and down to 0 at the end (the cyclic schedule of Wong et
+    al., 2020, used for ImageNet).
+    """
+    if schedule == "step":
+        return gamma ** sum(progress >= m for m in milestones)
+    if schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    if schedule == "onecycle":
+        peak = 0.15
+        return progress / peak if progress < peak else max(0.0, (1 - progress) / (1 - peak))
+    raise ValueError(f"schedule must be 'step', 'cosine' or 'onecycle', got {schedule!r}")
+
+
+def make_loaders(
+    data: Dataset, config: TrainConfig, device: torch.device, rank: int = 0, world_size: int = 1
+) -> tuple[TensorLoader | StreamLoader, TensorLoader | StreamLoader]:
+    """Train and test loaders: tensor-resident for small datasets, streamed from files for large ones."""
+    common = {"mean": data.mean, "std": data.std, "device": device, "rank": rank, "world_size": world_size,
+              "channels_last": config.channels_last}  # fmt: skip
+    if data.resident:
+        train = TensorLoader(data.train_images, data.train_labels, batch_size=config.batch_size, train=True,
+                             pad=max(data.image_size // 8, 1), seed=config.seed, **common)  # fmt: skip
+        test = TensorLoader(data.test_images, data.test_labels, batch_size=512, train=False, **common)
+        return train, test
+    stream = {"image_size": data.image_size, "workers": config.workers, "seed": config.seed, **common}
+    train = StreamLoader(*data.train_files, batch_size=config.batch_size, train=True, **stream)
+    test = StreamLoader(*data.test_files, batch_size=config.batch_size, train=False, **stream)
+    return train, test
+
+
+def _distributed() -> tuple[int, int, int]:
+    """``(rank, local_rank, world_size)`` from torchrun's environment; initialises the process group."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size == 1:
+        return 0, 0, 1
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), int(os.environ.get("LOCAL_RANK", "0")), world_size
+
+
+class Trainer:
+    """Trains ``config.model`` on ``config.dataset`` with ``config.mixer`` and writes a run directory.
+
+    One step (after ``warmup_epochs`` of clean training): clean forward (the forward-saliency hook keeps the last
+    conv stage's ``sum_c |A_c|``) -> the mixer's saliency -> ``mix_times`` mixed batches -> loss on the clean batch
+    plus the mixed ones (``objective="clean+mixed"``, the paper's SG recipe and the default for SG) or on the mixed
+    ones only (``"mixed"``, the default for the other mixers, as in their papers).
+    """
+
+    def __init__(self, config: TrainConfig, *, callbacks: Iterable[Callback] = (), data: Dataset | None = None):
+        self.config = config
+        self.rank, local_rank, self.world_size = _distributed()
+        self.device = self._device(config.device, local_rank)
+        self.run_dir = Path(config.out) if config.out else None
+        self.callbacks = list(callbacks)
+        torch.manual_seed(config.seed)
+        self.data = data if data is not None else load_dataset(
+            config.dataset, config.data_dir, download=config.download, per_class=config.per_class,
+            seed=config.seed, image_size=config.image_size,
+        )  # fmt: skip
+        self.train_loader, self.test_loader = make_loaders(self.data, config, self.device, self.rank, self.world_size)
+        if len(self.train_loader) == 0:
+            raise ValueError(f"--batch-size {config.batch_size} exceeds the {self.data.num_train} training images")
+        self.mixer = create_mixer(config.mixer, self.data.num_classes, label_smoothing=config.label_smoothing,
+                                  validate=False, **config.mixer_args)  # fmt: skip
+        self.objective = config.objective
+        if self.objective == "auto":
+            self.objective = "clean+mixed" if config.mixer == "saliency_grafting" else "mixed"
+        if self.objective not in ("clean+mixed", "mixed"):
+            raise ValueError(f"objective must be 'auto', 'clean+mixed' or 'mixed', got {config.objective!r}")
+        model = self.build_model().to(self.device)
+        if config.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self.model = model
+        self.hook = None
+        if self.mixer.saliency_kind is SaliencyKind.FORWARD:
+            self.hook = ForwardSaliency(model, config.saliency_layer)
+        self.net: nn.Module = model
+        if self.world_size > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = nn.parallel.DistributedDataParallel(model, device_ids=ids)
+        if config.compile:
+            self.net = torch.compile(self.net)
+        self.optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                                         nesterov=config.nesterov and config.momentum > 0,
+                                         weight_decay=config.weight_decay)  # fmt: skip
+        total = config.epochs * len(self.train_loader)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda step: lr_factor(config.schedule, step / total, config.milestones, config.gamma)
+        )
+        amp_dtype = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[config.amp]
+        self.amp_dtype = amp_dtype
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=amp_dtype is torch.float16)
+        self.mix_generator = torch.Generator().manual_seed(config.seed * 1000 + self.rank)
+        self.start_epoch = 0
+        self.history: list[dict[str, Any]] = []
+
+    # -- setup ----------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _device(name: str, local_rank: int) -> torch.device:
+        if name == "auto":
+            name = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
+        device = torch.device(name)
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        return device
+
+    def build_model(self) -> nn.Module:
+        """The network (overridable, e.g. to add model regularisers)."""
+        return create_model(self.config.model, self.data.num_classes, **self.config.model_args)
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    # -- one step -------------------------------------------------------------------------------------------
+
+    def _saliency(self, images: Tensor, labels: Tensor) -> Tensor | None:
+        kind = self.mixer.saliency_kind
+        if kind is SaliencyKind.FORWARD:
+            return self.hook.saliency
+        if kind is SaliencyKind.INPUT_GRADIENT:  # one extra forward and backward (PuzzleMix)
+            with self.autocast():
+                return input_gradient_saliency(self.net, images, labels)
+        return None
+
+    def train_step(self, images: Tensor, labels: Tensor, mixing: bool) -> tuple[Tensor, Tensor | None, int]:
+        """Loss of one batch; returns ``(loss, clean logits or None, samples forwarded)``."""
+        clean = not mixing or self.objective == "clean+mixed"
+        needs_clean_pass = clean or (mixing and self.mixer.saliency_kind is SaliencyKind.FORWARD)
+        loss = torch.zeros((), device=self.device)
+        logits, samples = None, 0
+        if needs_clean_pass:
+            with self.autocast(), torch.set_grad_enabled(clean):  # a saliency-only pass needs no graph
+                out = self.net(images)
+            samples += len(images)
+            if clean:
+                logits = out
+                loss = F.cross_entropy(out.float(), labels, label_smoothing=self.config.label_smoothing)
+        if mixing:
+            saliency = self._saliency(images, labels)
+            for _ in range(self.config.mix_times):
+                mixed, soft = self.mixer(images, labels, saliency, generator=self.mix_generator)
+                with self.autocast():
+                    loss = loss + soft_target_cross_entropy(self.net(mixed), soft)
+                samples += len(images)
+        return loss, logits, samples
+
+    def train_epoch(self, epoch: int) -> dict[str, Any]:
+        self.net.train()
+        mixing_epoch = epoch >= self.config.warmup_epochs and not isinstance(self.mixer, NoMix)
+        sums = torch.zeros(3, device=self.device)  # loss * n, clean errors, clean count
+        images_seen = samples_seen = 0
+        start = time.perf_counter()
+        for images, labels in self._progress(self.train_loader, epoch):
+            mixing = mixing_epoch and bool(torch.rand((), generator=self.mix_generator) < self.config.mix_prob)
+            loss, logits, samples = self.train_step(images, labels, mixing)
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.scheduler.step()
+            sums[0] += loss.detach() * len(labels)
+            if logits is not None:
+                sums[1] += (logits.detach().argmax(1) != labels).sum()
+                sums[2] += len(labels)
+            images_seen += len(labels)
+            samples_seen += samples
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        seconds = time.perf_counter() - start
+        loss_sum, errors, clean = sums.tolist()
+        return {
+            "train_loss": loss_sum / max(images_seen, 1),
+            "train_top1_error": 100.0 * errors / clean if clean else None,
+            "mixing": mixing_epoch,
+            "seconds": seconds,
+            "images_per_s": images_seen * self.world_size / seconds,
+            "samples_per_s": samples_seen * self.world_size / seconds,
+        }
+
+    def _progress(self, batches: Iterable[Any], epoch: int) -> Iterator[Any]:
+        quiet = self.config.quiet or not self.is_main or not os.isatty(2)
+        if quiet:
+            yield from batches
+            return
+        from tqdm import tqdm
+
+        yield from tqdm(batches, total=len(batches), desc=f"epoch {epoch + 1}/{self.config.epochs}", leave=False)
+
+    # -- the run --------------------------------------------------------------------------------------------
+
+    def evaluate(self, transform: Callable[[Tensor, Tensor], Tensor] | None = None) -> dict[str, float]:
+        return evaluate(self.net, self.test_loader, autocast=self.autocast, transform=transform)
+
+    def fit(self) -> dict[str, Any]:
+        """Train the remaining epochs, evaluating, logging and checkpointing after each; returns the summary."""
+        if self.run_dir is not None and self.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            save_yaml(self.config.to_dict(), self.run_dir / "config.yaml")
+        metrics: dict[str, Any] = {}
+        for epoch in range(self.start_epoch, self.config.epochs):
+            metrics = {"epoch": epoch + 1, "lr": self.optimizer.param_groups[0]["lr"], **self.train_epoch(epoch)}
+            last = epoch + 1 == self.config.epochs
+            if last or (epoch + 1) % self.config.eval_every == 0:
+                metrics.update({f"test_{k}": v for k, v in self.evaluate().items() if k != "count"})
+            self.history.append(metrics)
+            if self.is_main:
+                self._write_epoch(epoch, metrics)
+                for callback in self.callbacks:
+                    callback(self, metrics)
+        summary = self.summary()
+        if self.run_dir is not None and self.is_main:
+            (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        return summary
+
+    def summary(self) -> dict[str, Any]:
+        tested = [m for m in self.history if "test_top1_error" in m]
+        final = tested[-1] if tested else {}
+        return {
+            "epochs": self.config.epochs,
+            "final_top1_error": final.get("test_top1_error"),
+            "final_top5_error": final.get("test_top5_error"),
+            "best_top1_error": min((m["test_top1_error"] for m in tested), default=None),
+            "train_seconds": sum(m["seconds"] for m in self.history),
+            "samples_per_s": final.get("samples_per_s"),
+            "images_per_s": final.get("images_per_s"),
+            "parameters": sum(p.numel() for p in self.model.parameters()),
+        }
+
+    def _write_epoch(self, epoch: int, metrics: dict[str, Any]) -> None:
+        if self.run_dir is None:
+            return
+        save_atomic(self.state_dict(epoch), self.run_dir / CHECKPOINT)  # first: a logged epoch is always saved
+        with open(self.run_dir / METRICS, "a") as handle:
+            handle.write(json.dumps(metrics) + "\n")
+
+    def state_dict(self, epoch: int) -> dict[str, Any]:
+        return {
+            "epoch": epoch,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "train_loader": self.train_loader.state_dict(),
+            "mix_generator": self.mix_generator.get_state(),
+            "rng": rng_state(),
+            "history": [{k: v for k, v in m.items() if v is not None} for m in self.history],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue after the epoch ``state`` was saved at; a run dir's metrics past it are dropped."""
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.train_loader.load_state_dict(state["train_loader"])
+        self.mix_generator.set_state(state["mix_generator"])
+        set_rng_state(state["rng"])
+        self.history = [dict(m) for m in state["history"]]
+        self.start_epoch = int(state["epoch"]) + 1
+        if self.run_dir is not None and self.is_main and (self.run_dir / METRICS).exists():
+            kept = [json.dumps(m) for m in self.history]  # a kill between the log line and the checkpoint
+            (self.run_dir / METRICS).write_text("".join(line + "\n" for line in kept))
+
+    def resume(self) -> None:
+        """Load ``checkpoint.pt`` from the run directory; a run that died before its first epoch starts over."""
+        if self.run_dir is None:
+            raise ValueError("resume needs a run directory (config.out)")
+        if (self.run_dir / CHECKPOINT).exists():
+            self.load_state_dict(load_checkpoint(self.run_dir / CHECKPOINT, map_location=self.device))
+        elif self.is_main:
+            (self.run_dir / METRICS).unlink(missing_ok=True)

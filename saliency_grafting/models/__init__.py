@@ -1,0 +1,47 @@
+"""Networks by name: the paper's (PreActResNet-18, WRN28-10, PyramidNet-200, ResNet-50), small CPU nets, timm."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from torch import nn
+
+from saliency_grafting.models.preact_resnet import PreActResNet
+from saliency_grafting.models.pyramidnet import PyramidNet
+from saliency_grafting.models.small import ConvNetSmall
+from saliency_grafting.models.wide_resnet import WideResNet
+
+__all__ = ["MODELS", "ConvNetSmall", "PreActResNet", "PyramidNet", "WideResNet", "create_model"]
+
+
+def _resnet50(num_classes: int, **kwargs: Any) -> nn.Module:
+    from torchvision.models import resnet50
+
+    return resnet50(weights=None, num_classes=num_classes, **kwargs)
+
+
+MODELS: dict[str, Callable[..., nn.Module]] = {
+    "convnet_small": ConvNetSmall,
+    "resnet_small": lambda num_classes, **kw: PreActResNet(num_classes, blocks=(1, 1, 1), widths=(32, 64, 128), **kw),
+    "preactresnet18": PreActResNet,
+    "wrn28_10": WideResNet,
+    "pyramidnet200": PyramidNet,
+    "resnet50": _resnet50,
+}
+
+
+def create_model(name: str, num_classes: int, **kwargs: Any) -> nn.Module:
+    """Build a network by name (see ``MODELS``), or any timm model as ``"timm:<name>"`` (the ``timm`` extra)."""
+    if name.startswith("timm:"):
+        try:
+            import timm
+        except ImportError as err:
+            raise ImportError("timm models need the timm extra: pip install 'saliency_grafting[timm]'") from err
+        return timm.create_model(name[len("timm:") :], pretrained=False, num_classes=num_classes, **kwargs)
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; valid names: {', '.join(sorted(MODELS))}, or timm:<name>")
+    try:
+        return MODELS[name](num_classes=num_classes, **kwargs)
+    except TypeError as err:  # an unknown keyword in --model-arg
+        raise ValueError(f"model {name!r}: {err}") from None

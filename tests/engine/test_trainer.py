@@ -1,0 +1,145 @@
+"""The training loop: recipes, schedules, metrics, checkpoints and exact resume."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from saliency_grafting.config import TrainConfig
+from saliency_grafting.data import load_dataset
+from saliency_grafting.engine import Trainer, lr_factor, occlude_top_regions
+
+SMALL = {"per_class": 12, "batch_size": 40, "model_args": {"width": 4}, "quiet": True}
+
+
+def small_data():
+    return load_dataset("synthetic", per_class=12, synthetic_size=(200, 60))
+
+
+def test_lr_schedules() -> None:
+    assert lr_factor("step", 0.0) == 1 and lr_factor("step", 0.6) == pytest.approx(0.1)
+    assert lr_factor("step", 0.8) == pytest.approx(0.01)
+    assert lr_factor("cosine", 0.0) == 1 and lr_factor("cosine", 0.5) == pytest.approx(0.5)
+    assert lr_factor("cosine", 1.0) == pytest.approx(0.0, abs=1e-12)
+    assert lr_factor("onecycle", 0.15) == pytest.approx(1) and lr_factor("onecycle", 0.0) == 0
+    assert lr_factor("onecycle", 1.0) == 0
+    with pytest.raises(ValueError, match="schedule"):
+        lr_factor("linear", 0.5)
+
+
+def test_sg_recipe_warms_up_then_trains_on_clean_and_grafted(tmp_path: Path) -> None:
+    config = TrainConfig(epochs=3, warmup_epochs=1, out=str(tmp_path / "run"), **SMALL)
+    trainer = Trainer(config, data=small_data())
+    assert trainer.objective == "clean+mixed" and trainer.hook is not None
+    summary = trainer.fit()
+    lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [m["mixing"] for m in lines] == [False, True, True]
+    ratio = [m["samples_per_s"] / m["images_per_s"] for m in lines]
+    assert ratio[0] == pytest.approx(1) and ratio[1] == pytest.approx(2)  # clean + grafted
+    assert all(0 <= m["test_top1_error"] <= 100 and m["test_top5_error"] <= m["test_top1_error"] for m in lines)
+    assert summary["final_top1_error"] == lines[-1]["test_top1_error"]
+    assert {p.name for p in (tmp_path / "run").iterdir()} >= {"config.yaml", "checkpoint.pt", "metrics.jsonl",
+                                                               "summary.json"}  # fmt: skip
+
+
+def test_baseline_objective_is_mixed_only_and_mix_times_multiplies_samples() -> None:
+    config = TrainConfig(epochs=1, mixer="cutmix", mix_times=3, **SMALL)
+    trainer = Trainer(config, data=small_data())
+    assert trainer.objective == "mixed" and trainer.hook is None
+    metrics = trainer.train_epoch(0)
+    assert metrics["samples_per_s"] / metrics["images_per_s"] == pytest.approx(3)
+    assert metrics["train_top1_error"] is None  # no clean pass
+    vanilla = Trainer(TrainConfig(epochs=1, mixer="none", **SMALL), data=small_data()).train_epoch(0)
+    assert not vanilla["mixing"] and vanilla["samples_per_s"] == pytest.approx(vanilla["images_per_s"])
+
+
+def test_mix_prob_zero_never_mixes_and_losses_are_finite() -> None:
+    trainer = Trainer(TrainConfig(epochs=1, mix_prob=0.0, **SMALL), data=small_data())
+    metrics = trainer.train_epoch(0)
+    assert metrics["samples_per_s"] == pytest.approx(metrics["images_per_s"]) and math.isfinite(metrics["train_loss"])
+
+
+def test_attentive_cutmix_gets_forward_saliency_with_a_saliency_only_pass() -> None:
+    trainer = Trainer(TrainConfig(epochs=1, mixer="attentive_cutmix", **SMALL), data=small_data())
+    metrics = trainer.train_epoch(0)
+    assert trainer.objective == "mixed" and metrics["samples_per_s"] / metrics["images_per_s"] == pytest.approx(2)
+
+
+def test_seeded_runs_repeat_exactly() -> None:
+    results = [Trainer(TrainConfig(epochs=2, **SMALL), data=small_data()).fit() for _ in range(2)]
+    assert results[0]["final_top1_error"] == results[1]["final_top1_error"]
+    a, b = (Trainer(TrainConfig(epochs=1, seed=s, **SMALL), data=small_data()) for s in (0, 0))
+    a.fit()
+    b.fit()
+    for pa, pb in zip(a.model.parameters(), b.model.parameters(), strict=True):
+        assert torch.equal(pa, pb)
+
+
+def test_occlusion_zeroes_the_most_salient_regions() -> None:
+    images = torch.ones(2, 3, 8, 8)
+    saliency = torch.zeros(2, 4, 4)
+    saliency[0, 0, 0] = saliency[1, 3, 3] = 5.0
+    saliency[0, 1, 1] = 4.0
+    out = occlude_top_regions(images, saliency, 2 / 16, grid=4)
+    assert (out[0, :, :2, :2] == 0).all() and (out[0, :, 2:4, 2:4] == 0).all() and out[0].sum() == 3 * (64 - 8)
+    assert (out[1, :, 6:, 6:] == 0).all()
+    assert torch.equal(occlude_top_regions(images, saliency, 0.0, grid=4), images)
+    with pytest.raises(ValueError, match="fraction"):
+        occlude_top_regions(images, saliency, 1.5, grid=4)
+
+
+def _cli(*args: str, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "saliency_grafting.cli", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+RESUME_ARGS = ["train", "--epochs", "8", "--per-class", "8", "--batch-size", "40", "--model-arg", "width=4",
+               "--warmup-epochs", "2", "--quiet"]  # fmt: skip
+
+
+def _stable(path: Path) -> list[dict]:
+    timing = {"seconds", "images_per_s", "samples_per_s"}
+    return [{k: v for k, v in json.loads(x).items() if k not in timing} for x in path.read_text().splitlines()]
+
+
+def test_sigkilled_run_resumes_to_the_same_result(tmp_path: Path) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    full = _cli(*RESUME_ARGS, "--out", str(tmp_path / "full"), env=env)
+    victim = _cli(*RESUME_ARGS, "--out", str(tmp_path / "cut"), env=env)
+    metrics = tmp_path / "cut" / "metrics.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (metrics.exists() and metrics.read_text().count("\n") >= 1):
+        time.sleep(0.005)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert full.wait() == 0, full.stderr.read()
+    done = metrics.read_text().count("\n")
+    assert 1 <= done < 8, "the run must be killed part-way"
+    resumed = _cli("train", "--resume", str(tmp_path / "cut"), env=env)
+    assert resumed.wait() == 0, resumed.stderr.read()
+    assert _stable(metrics) == _stable(tmp_path / "full" / "metrics.jsonl")
+    full_summary = json.loads((tmp_path / "full" / "summary.json").read_text())
+    cut_summary = json.loads((tmp_path / "cut" / "summary.json").read_text())
+    assert cut_summary["final_top1_error"] == full_summary["final_top1_error"]
+
+
+def test_two_process_ddp_with_gloo(tmp_path: Path) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    args = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+            "-m", "saliency_grafting.cli", "train", "--epochs", "2", "--per-class", "8", "--batch-size", "20",
+            "--model-arg", "width=4", "--warmup-epochs", "1", "--quiet", "--out", str(tmp_path / "ddp")]  # fmt: skip
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 2  # rank 0 alone writes
+    summary = json.loads((tmp_path / "ddp" / "summary.json").read_text())
+    assert summary["final_top1_error"] is not None

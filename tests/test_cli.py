@@ -1,0 +1,113 @@
+"""The sgraft command line on built-in data: the subcommands, YAML config, and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from PIL import Image
+
+from saliency_grafting.cli import main
+
+FAST = ["--per-class", "10", "--batch-size", "50", "--model-arg", "width=4", "--quiet"]
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
+    try:
+        main(args)
+        code = 0
+    except SystemExit as stop:
+        code = stop.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run = tmp_path_factory.mktemp("cli") / "run"
+    main(["train", "--epochs", "2", "--warmup-epochs", "1", *FAST, "--out", str(run)])
+    return run
+
+
+def test_train_writes_a_complete_run_dir(trained: Path) -> None:
+    assert {p.name for p in trained.iterdir()} == {"config.yaml", "checkpoint.pt", "metrics.jsonl", "summary.json",
+                                                     "panel.png"}  # fmt: skip
+    config = yaml.safe_load((trained / "config.yaml").read_text())
+    assert config["epochs"] == 2 and config["model_args"] == {"width": 4} and config["mixer"] == "saliency_grafting"
+    assert Image.open(trained / "panel.png").size[0] > 300
+
+
+def test_eval_occlusion_and_show(trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    code, out, _ = run_cli(["eval", "--run", str(trained)], capsys)
+    assert code == 0
+    summary = json.loads((trained / "summary.json").read_text())
+    assert json.loads(out)["top1_error"] == pytest.approx(summary["final_top1_error"])
+    code, out, _ = run_cli(["occlusion", "--run", str(trained), "--fractions", "0", "0.5"], capsys)
+    assert code == 0 and out.count("occluded") == 2
+    report = json.loads((trained / "occlusion.json").read_text())
+    assert report["rows"][0]["top1_error"] == pytest.approx(summary["final_top1_error"])
+    panel = tmp_path / "p.png"
+    code, out, err = run_cli(["show", "--mixer", "saliency_grafting", "mixup", "--out", str(panel)], capsys)
+    assert code == 0 and panel.exists() and "static image saliency" in err
+    code, _, _ = run_cli(["show", "--run", str(trained), "--out", str(tmp_path / "q.png"), "--count", "3"], capsys)
+    assert code == 0 and (tmp_path / "q.png").exists()
+
+
+def test_yaml_sets_defaults_and_flags_override(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("epochs: 1\nmixer: cutmix\nmixer-args: {alpha: 0.5}\nlr: 0.05\n")
+    run = tmp_path / "r"
+    code, _, err = run_cli(["train", "--config", str(config), "--lr", "0.02", *FAST, "--out", str(run)], capsys)
+    assert code == 0, err
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["mixer"] == "cutmix" and saved["lr"] == 0.02 and saved["mixer_args"] == {"alpha": 0.5}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "--model", "vgg"], "unknown model 'vgg'; valid names"),
+        (["train", "--mixer", "fmix"], "invalid choice: 'fmix'"),
+        (["train", "--dataset", "mnist"], "invalid choice: 'mnist'"),
+        (["train", "--dataset", "imagefolder"], "--data-dir is required"),
+        (["train", "--dataset", "imagefolder", "--data-dir", "/nonexistent/x"], "is not a directory"),
+        (["train", "--epochs", "2", "--warmup-epochs", "3"], "warmup_epochs <= epochs"),
+        (["train", "--mix-prob", "1.5"], "--mix-prob must be in [0, 1]"),
+        (["train", "--mixer-arg", "alpha"], "expected KEY=VALUE"),
+        (["train", "--mixer-arg", "temprature=2"], "unexpected keyword argument(s) ['temprature']"),
+        (["train", "--mixer-arg", "temperature=-1"], "temperature must be > 0"),
+        (["train", "--config", "/nonexistent.yaml"], "cannot read YAML"),
+        (["eval", "--run", "/nonexistent"], "expected a run directory"),
+        (["occlusion", "--run", "/nonexistent", "--fractions", "0.1"], "expected a run directory"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str, capsys: pytest.CaptureFixture,
+                                          tmp_path: Path) -> None:  # fmt: skip
+    code, _, err = run_cli([*args, *(["--out", str(tmp_path / "x")] if args[0] == "train" else [])], capsys)
+    assert code == 2 and message in err and err.count("\n") == 1
+    assert not (tmp_path / "x").exists()  # nothing half-written
+
+
+def test_corrupt_image_is_named(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    for split in ("train", "test"):
+        (tmp_path / "d" / split / "a").mkdir(parents=True)
+        Image.new("RGB", (8, 8)).save(tmp_path / "d" / split / "a" / "ok.png")
+    (tmp_path / "d" / "train" / "a" / "bad.jpg").write_bytes(b"\xff\xd8 broken")
+    code, _, err = run_cli(["train", "--dataset", "imagefolder", "--data-dir", str(tmp_path / "d"),
+                            "--out", str(tmp_path / "x")], capsys)  # fmt: skip
+    assert code == 2 and "bad.jpg" in err and not (tmp_path / "x").exists()
+
+
+def test_existing_run_is_not_overwritten(trained: Path, capsys: pytest.CaptureFixture) -> None:
+    code, _, err = run_cli(["train", *FAST, "--out", str(trained)], capsys)
+    assert code == 2 and "pass --resume" in err
+
+
+def test_help_on_every_subcommand(capsys: pytest.CaptureFixture) -> None:
+    for command in ("train", "eval", "occlusion", "show"):
+        code, out, _ = run_cli([command, "--help"], capsys)
+        assert code == 0 and "usage: sgraft " + command in out
+    code, out, _ = run_cli(["train", "--help"], capsys)
+    assert "--warmup-epochs" in out and "--per-class" in out and "--resume" in out
