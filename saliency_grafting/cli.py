@@ -19,6 +19,7 @@ from saliency_grafting.data import DATASETS, DataError, load_dataset
 from saliency_grafting.engine import Trainer, load_checkpoint, occluder
 from saliency_grafting.mixing import MIXERS, SaliencyKind, create_mixer
 from saliency_grafting.models import MODELS
+from saliency_grafting.models.regularizers import REGULARIZERS
 from saliency_grafting.saliency import ForwardSaliency, static_saliency
 from saliency_grafting.visualize import mixing_panel
 
@@ -26,21 +27,23 @@ __all__ = ["main"]
 
 _CHOICES = {
     "dataset": DATASETS,
-    "mixer": tuple(MIXERS),
     "schedule": ("step", "cosine", "onecycle"),
     "amp": ("none", "bf16", "fp16"),
     "objective": ("auto", "clean+mixed", "mixed"),
+    "regularizer": tuple(REGULARIZERS),
 }
 _HELP = {
     "dataset": "cifar10 | cifar100 | imagefolder (train/ and test/ or val/ class folders) | synthetic (built in)",
     "model": f"one of {', '.join(MODELS)}, or timm:<name>",
-    "mixer": "augmentation: " + ", ".join(MIXERS),
+    "mixer": "augmentation: " + ", ".join(MIXERS) + "; chain with +, e.g. cutout+mixup",
     "per_class": "keep a seeded, class-balanced subset of K training images per class",
     "warmup_epochs": "epochs of clean training before mixing starts",
     "objective": "auto = clean+mixed for saliency_grafting (the paper's recipe), mixed for the others",
     "mix_times": "k mixed batches per step (Figure 3's sample diversity)",
     "mixer_args": "mixer keyword, KEY=VALUE (YAML value), repeatable: --mixer-arg temperature=0.2",
     "model_args": "model keyword, KEY=VALUE (YAML value), repeatable: --model-arg depth=16",
+    "regularizer": "model regulariser: none, shakedrop (residual branches), dropblock (last two stages)",
+    "regularizer_args": "regulariser keyword, KEY=VALUE, repeatable: --regularizer-arg p_last=0.5",
     "out": "run directory (default runs/<dataset>_<model>_<mixer>_seed<seed>)",
     "milestones": "fractions of the run where the step schedule multiplies the lr by --gamma",
 }
@@ -69,7 +72,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         kwargs: dict[str, Any] = {"default": argparse.SUPPRESS, "help": _HELP.get(f.name)}
         if kind is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
-        elif f.name in ("mixer_args", "model_args"):
+        elif f.name in ("mixer_args", "model_args", "regularizer_args"):
             flag = flag[: -len("s")]
             kwargs.update(type=_key_value, action="append", metavar="KEY=VALUE", dest=f.name)
         elif f.name == "milestones":
@@ -98,7 +101,7 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
     if getattr(args, "config", None):
         values.update(load_yaml(args.config))
     flags = {k: v for k, v in vars(args).items() if k not in ("command", "config", "resume", "func")}
-    for key in ("mixer_args", "model_args"):
+    for key in ("mixer_args", "model_args", "regularizer_args"):
         if key in flags:
             flags[key] = {**values.get(key, {}), **dict(flags[key])}
     values.update(flags)
@@ -127,6 +130,7 @@ def _train(args: argparse.Namespace) -> None:
     if trainer.is_main:
         _panel_after_training(trainer, out / "panel.png")
         print(json.dumps({"run": str(out), **summary}, indent=2))
+    trainer.close()
 
 
 def _panel_after_training(trainer: Trainer, path: Path) -> None:

@@ -25,7 +25,8 @@ class TrainConfig:
     model_args: dict[str, Any] = field(default_factory=dict)
     mixer: str = "saliency_grafting"
     mixer_args: dict[str, Any] = field(default_factory=dict)
-    regularizer: str = "none"  # model regulariser (issue 4: dropblock, shakedrop)
+    regularizer: str = "none"  # none | shakedrop | dropblock
+    regularizer_args: dict[str, Any] = field(default_factory=dict)
     epochs: int = 10
     warmup_epochs: int = 0
     batch_size: int = 128

@@ -26,6 +26,13 @@ def make_batch(
     return images, labels, saliency
 
 
+def build(name: str, **kwargs: object) -> sg.Mixer:
+    """A registered mixer; PuzzleMix without transport, so that its pixels follow the shared convention."""
+    if name == "puzzlemix":
+        kwargs = {"transport": False, **kwargs}
+    return sg.create_mixer(name, NUM_CLASSES, **kwargs)
+
+
 def needs_saliency(mixer: sg.Mixer) -> bool:
     return mixer.saliency_kind in (sg.SaliencyKind.FORWARD, sg.SaliencyKind.INPUT_GRADIENT)
 
@@ -36,4 +43,4 @@ def seeded(seed: int = 0) -> torch.Generator:
 
 @pytest.fixture(params=ALL_MIXERS)
 def mixer(request: pytest.FixtureRequest) -> sg.Mixer:
-    return sg.create_mixer(request.param, NUM_CLASSES)
+    return build(request.param)

@@ -69,7 +69,7 @@ def test_yaml_sets_defaults_and_flags_override(tmp_path: Path, capsys: pytest.Ca
     ("args", "message"),
     [
         (["train", "--model", "vgg"], "unknown model 'vgg'; valid names"),
-        (["train", "--mixer", "fmix"], "invalid choice: 'fmix'"),
+        (["train", "--mixer", "fmix"], "unknown mixer 'fmix'; valid names"),
         (["train", "--dataset", "mnist"], "invalid choice: 'mnist'"),
         (["train", "--dataset", "imagefolder"], "--data-dir is required"),
         (["train", "--dataset", "imagefolder", "--data-dir", "/nonexistent/x"], "is not a directory"),

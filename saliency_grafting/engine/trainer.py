@@ -21,8 +21,10 @@ from saliency_grafting.data import Dataset, StreamLoader, TensorLoader, load_dat
 from saliency_grafting.engine.checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
 from saliency_grafting.engine.evaluate import evaluate
 from saliency_grafting.losses import soft_target_cross_entropy
-from saliency_grafting.mixing import NoMix, SaliencyKind, create_mixer
+from saliency_grafting.mixing import AugMix, Chain, ManifoldMixup, NoMix, PuzzleMix, SaliencyKind, create_mixer
+from saliency_grafting.mixing.augmix import jensen_shannon
 from saliency_grafting.models import create_model
+from saliency_grafting.models.regularizers import apply_regularizer
 from saliency_grafting.saliency import ForwardSaliency, input_gradient_saliency
 
 __all__ = ["Callback", "Trainer", "lr_factor", "make_loaders"]
@@ -106,6 +108,9 @@ class Trainer:
             raise ValueError(f"--batch-size {config.batch_size} exceeds the {self.data.num_train} training images")
         self.mixer = create_mixer(config.mixer, self.data.num_classes, label_smoothing=config.label_smoothing,
                                   validate=False, **config.mixer_args)  # fmt: skip
+        for stage in self.mixer.stages if isinstance(self.mixer, Chain) else [self.mixer]:
+            if isinstance(stage, PuzzleMix) and stage.mean is None:  # its smoothness term works on pixels
+                stage.mean, stage.std = tuple(self.data.mean.tolist()), tuple(self.data.std.tolist())
         self.objective = config.objective
         if self.objective == "auto":
             self.objective = "clean+mixed" if config.mixer == "saliency_grafting" else "mixed"
@@ -150,8 +155,9 @@ class Trainer:
         return device
 
     def build_model(self) -> nn.Module:
-        """The network (overridable, e.g. to add model regularisers)."""
-        return create_model(self.config.model, self.data.num_classes, **self.config.model_args)
+        """The network with its regulariser (ShakeDrop, DropBlock) if any."""
+        model = create_model(self.config.model, self.data.num_classes, **self.config.model_args)
+        return apply_regularizer(model, self.config.regularizer, **self.config.regularizer_args)
 
     def autocast(self) -> contextlib.AbstractContextManager:
         return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
@@ -173,7 +179,7 @@ class Trainer:
 
     def train_step(self, images: Tensor, labels: Tensor, mixing: bool) -> tuple[Tensor, Tensor | None, int]:
         """Loss of one batch; returns ``(loss, clean logits or None, samples forwarded)``."""
-        clean = not mixing or self.objective == "clean+mixed"
+        clean = not mixing or self.objective == "clean+mixed" or isinstance(self.mixer, AugMix)
         needs_clean_pass = clean or (mixing and self.mixer.saliency_kind is SaliencyKind.FORWARD)
         loss = torch.zeros((), device=self.device)
         logits, samples = None, 0
@@ -184,14 +190,35 @@ class Trainer:
             if clean:
                 logits = out
                 loss = F.cross_entropy(out.float(), labels, label_smoothing=self.config.label_smoothing)
-        if mixing:
+        if mixing and isinstance(self.mixer, AugMix):  # CE(clean) + w * JS(clean, view 1, view 2)
+            views = self.mixer.views(images, self.data.mean, self.data.std, self.mix_generator)
+            with self.autocast():
+                loss = loss + self.mixer.jsd_weight * jensen_shannon(logits, *(self.net(v) for v in views))
+            samples += len(images) * len(views)
+        elif mixing:
             saliency = self._saliency(images, labels)
             for _ in range(self.config.mix_times):
-                mixed, soft = self.mixer(images, labels, saliency, generator=self.mix_generator)
                 with self.autocast():
-                    loss = loss + soft_target_cross_entropy(self.net(mixed), soft)
+                    loss = loss + self._mixed_loss(images, labels, saliency)
                 samples += len(images)
         return loss, logits, samples
+
+    def _mixed_loss(self, images: Tensor, labels: Tensor, saliency: Tensor | None) -> Tensor:
+        """Mix a batch (a chain's earlier stages on the images, Manifold Mixup inside the net) and score it."""
+        stages = self.mixer.stages if isinstance(self.mixer, Chain) else [self.mixer]
+        targets: Tensor = labels
+        for stage in stages[:-1]:
+            needs = stage.saliency_kind is not SaliencyKind.NONE
+            images, targets = stage(images, targets, saliency if needs else None, generator=self.mix_generator)
+        last = stages[-1]
+        if isinstance(last, ManifoldMixup):
+            params = last.sample_params(images, targets, generator=self.mix_generator)
+            logits, soft = last.forward(self.net, images, targets, params)
+        else:
+            needs = last.saliency_kind is not SaliencyKind.NONE
+            mixed, soft = last(images, targets, saliency if needs else None, generator=self.mix_generator)
+            logits = self.net(mixed)
+        return soft_target_cross_entropy(logits, soft)
 
     def train_epoch(self, epoch: int) -> dict[str, Any]:
         self.net.train()
@@ -260,6 +287,15 @@ class Trainer:
         if self.run_dir is not None and self.is_main:
             (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         return summary
+
+    def close(self) -> None:
+        """Remove the saliency hook; in a distributed run wait for every rank, then leave the process group."""
+        if self.hook is not None:
+            self.hook.remove()
+            self.hook = None
+        if self.world_size > 1 and dist.is_initialized():
+            dist.barrier()
+            dist.destroy_process_group()
 
     def summary(self) -> dict[str, Any]:
         tested = [m for m in self.history if "test_top1_error" in m]

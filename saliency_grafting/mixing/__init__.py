@@ -6,29 +6,41 @@ import inspect
 from typing import Any
 
 from saliency_grafting.mixing.attentive import AttentiveCutMix
+from saliency_grafting.mixing.augmix import AugMix, jensen_shannon
 from saliency_grafting.mixing.base import Mixer, MixParams, NoMix, SaliencyKind
+from saliency_grafting.mixing.chain import Chain
 from saliency_grafting.mixing.cutmix import CutMix
 from saliency_grafting.mixing.cutout import Cutout
 from saliency_grafting.mixing.grafting import GraftingParams, SaliencyGrafting, calibrated_lambda, importance
+from saliency_grafting.mixing.manifold import ManifoldMixup, ManifoldParams, find_stages
 from saliency_grafting.mixing.mixup import Mixup
+from saliency_grafting.mixing.puzzlemix import PuzzleMix, PuzzleMixParams
 from saliency_grafting.mixing.saliencymix import SaliencyMix
 
 __all__ = [
     "MIXERS",
     "AttentiveCutMix",
+    "AugMix",
+    "Chain",
     "CutMix",
     "Cutout",
     "GraftingParams",
+    "ManifoldMixup",
+    "ManifoldParams",
     "MixParams",
     "Mixer",
     "Mixup",
     "NoMix",
+    "PuzzleMix",
+    "PuzzleMixParams",
     "SaliencyGrafting",
     "SaliencyKind",
     "SaliencyMix",
     "calibrated_lambda",
     "create_mixer",
+    "find_stages",
     "importance",
+    "jensen_shannon",
 ]
 
 MIXERS: dict[str, type[Mixer]] = {
@@ -39,17 +51,38 @@ MIXERS: dict[str, type[Mixer]] = {
     "saliencymix": SaliencyMix,
     "attentive_cutmix": AttentiveCutMix,
     "saliency_grafting": SaliencyGrafting,
+    "puzzlemix": PuzzleMix,
+    "manifold_mixup": ManifoldMixup,
+    "augmix": AugMix,
 }
 
 
 def create_mixer(name: str, num_classes: int, **kwargs: Any) -> Mixer:
-    """Build the mixer registered as ``name`` (see ``MIXERS``) for ``num_classes`` classes."""
+    """Build the mixer registered as ``name`` (see ``MIXERS``) for ``num_classes`` classes.
+
+    ``"a+b"`` chains mixers (``cutout+mixup``); ``kwargs`` then go to every stage that accepts them.
+    """
+    if isinstance(name, str) and "+" in name:
+        stages = []
+        for part in name.split("+"):
+            accepted = _accepted(MIXERS.get(part))
+            stages.append(create_mixer(part, num_classes, **{k: v for k, v in kwargs.items() if k in accepted}))
+        unused = sorted(set(kwargs) - set().union(*(_accepted(type(s)) for s in stages)))
+        if unused:
+            raise ValueError(f"mixer {name!r} got unexpected keyword argument(s) {unused}")
+        return Chain(stages)
     try:
         cls = MIXERS[name]
     except (KeyError, TypeError):
         raise ValueError(f"unknown mixer {name!r}; valid names: {', '.join(sorted(MIXERS))}") from None
-    accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "num_classes")]
+    accepted = _accepted(cls)
     unknown = sorted(set(kwargs) - set(accepted))
     if unknown:
         raise ValueError(f"mixer {name!r} got unexpected keyword argument(s) {unknown}; it takes {accepted}")
     return cls(num_classes=num_classes, **kwargs)
+
+
+def _accepted(cls: type[Mixer] | None) -> list[str]:
+    if cls is None:
+        return []
+    return [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "num_classes")]

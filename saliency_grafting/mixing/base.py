@@ -107,10 +107,13 @@ class Mixer:
                 f"params.mask must have shape [{batch}, 1, {images.shape[-2]}, {images.shape[-1]}], "
                 f"got {tuple(params.mask.shape)}"
             )
-        mixed = self._mix_images(images, params)
+        return self._mix_images(images, params), self.soft_labels(labels, params)
+
+    def soft_labels(self, labels: Tensor, params: MixParams) -> Tensor:
+        """``lam[i] * onehot(labels[i]) + (1 - lam[i]) * onehot(labels[perm[i]])``, then label smoothing."""
         targets = MF.to_targets(labels, self.num_classes)
         soft = MF.mix_targets(targets, params.perm, params.lam.to(targets.device))
-        return mixed, MF.smooth_targets(soft, self.label_smoothing)
+        return MF.smooth_targets(soft, self.label_smoothing)
 
     # -- for subclasses -------------------------------------------------------------------------------------
 

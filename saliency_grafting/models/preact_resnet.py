@@ -22,13 +22,14 @@ class PreActBlock(nn.Module):
         self.shortcut = None
         if stride != 1 or cin != cout:
             self.shortcut = nn.Conv2d(cin, cout, 1, stride=stride, bias=False)
+        self.regulariser: nn.Module = nn.Identity()  # applied to the residual branch (ShakeDrop)
 
     def forward(self, x: Tensor) -> Tensor:
         out = F.relu(self.bn1(x))
         shortcut = self.shortcut(out) if self.shortcut is not None else x
         out = self.conv1(out)
         out = self.conv2(F.relu(self.bn2(out)))
-        return out + shortcut
+        return self.regulariser(out) + shortcut
 
 
 class PreActResNet(nn.Module):

@@ -14,7 +14,7 @@ class PyramidBottleneck(nn.Module):
 
     expansion = 4
 
-    def __init__(self, cin: int, planes: int, stride: int, residual_hook: nn.Module | None = None) -> None:
+    def __init__(self, cin: int, planes: int, stride: int) -> None:
         super().__init__()
         cout = planes * self.expansion
         self.branch = nn.Sequential(
@@ -30,7 +30,7 @@ class PyramidBottleneck(nn.Module):
         )
         self.stride = stride
         self.extra_channels = cout - cin
-        self.regulariser = residual_hook if residual_hook is not None else nn.Identity()
+        self.regulariser: nn.Module = nn.Identity()  # applied to the residual branch (ShakeDrop)
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.regulariser(self.branch(x))
@@ -48,33 +48,24 @@ class PyramidBottleneck(nn.Module):
 
 
 class PyramidNet(nn.Module):
-    """Bottleneck PyramidNet for 32 px inputs: ``(depth - 2) / 9`` blocks per stage, widths growing by ``alpha``.
+    """Bottleneck PyramidNet for 32 px inputs: ``(depth - 2) / 9`` blocks per stage, widths growing by ``alpha``."""
 
-    ``residual_hooks`` (optional) maps a block index ``l`` of ``L`` to a module applied to that block's residual
-    branch (ShakeDrop plugs in there).
-    """
-
-    def __init__(
-        self, num_classes: int, depth: int = 200, alpha: int = 240, residual_hooks: list[nn.Module] | None = None
-    ) -> None:
+    def __init__(self, num_classes: int, depth: int = 200, alpha: int = 240) -> None:
         super().__init__()
         if (depth - 2) % 9 != 0:
             raise ValueError(f"depth must be 9n + 2 for bottleneck PyramidNet (e.g. 200, 272), got {depth}")
         n = (depth - 2) // 9
-        total = 3 * n
-        add_rate = alpha / total
+        add_rate = alpha / (3 * n)
         self.conv1 = nn.Conv2d(3, 16, 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(16)
-        width, cin, index = 16.0, 16, 0
+        width, cin = 16.0, 16
         for stage in range(3):
             blocks = []
             for i in range(n):
                 width += add_rate
                 planes = round(width)
-                hook = residual_hooks[index] if residual_hooks is not None else None
-                blocks.append(PyramidBottleneck(cin, planes, 2 if (stage > 0 and i == 0) else 1, hook))
+                blocks.append(PyramidBottleneck(cin, planes, 2 if (stage > 0 and i == 0) else 1))
                 cin = planes * PyramidBottleneck.expansion
-                index += 1
             self.add_module(f"layer{stage + 1}", nn.Sequential(*blocks))
         self.bn_final = nn.BatchNorm2d(cin)
         self.fc = nn.Linear(cin, num_classes)

@@ -19,13 +19,14 @@ class WideBlock(nn.Module):
         self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
         self.dropout = dropout
         self.shortcut = nn.Conv2d(cin, cout, 1, stride=stride, bias=False) if stride != 1 or cin != cout else None
+        self.regulariser: nn.Module = nn.Identity()  # applied to the residual branch (ShakeDrop)
 
     def forward(self, x: Tensor) -> Tensor:
         out = F.relu(self.bn1(x))
         shortcut = self.shortcut(out) if self.shortcut is not None else x
         out = F.relu(self.bn2(self.conv1(out)))
         out = F.dropout(out, p=self.dropout, training=self.training)
-        return self.conv2(out) + shortcut
+        return self.regulariser(self.conv2(out)) + shortcut
 
 
 class WideResNet(nn.Module):

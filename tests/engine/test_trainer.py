@@ -6,6 +6,7 @@ import json
 import math
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -134,7 +135,10 @@ def test_sigkilled_run_resumes_to_the_same_result(tmp_path: Path) -> None:
 
 def test_two_process_ddp_with_gloo(tmp_path: Path) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    args = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+    with socket.socket() as probe:  # a free port for the rendezvous
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    args = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", port,
             "-m", "saliency_grafting.cli", "train", "--epochs", "2", "--per-class", "8", "--batch-size", "20",
             "--model-arg", "width=4", "--warmup-epochs", "1", "--quiet", "--out", str(tmp_path / "ddp")]  # fmt: skip
     done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)

@@ -1,0 +1,225 @@
+"""PuzzleMix (Kim, Choo & Song, ICML 2020): graph-cut masks over a block grid and a transport of salient blocks."""
+
+from __future__ import annotations
+
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from saliency_grafting.mixing import functional as MF
+from saliency_grafting.mixing.base import Mixer, MixParams, SaliencyKind
+
+__all__ = ["PuzzleMix", "PuzzleMixParams", "transport_blocks", "transport_plan"]
+
+
+@dataclass(frozen=True)
+class PuzzleMixParams(MixParams):
+    """``MixParams`` plus the transport plans: ``mixed = mask * T_i(x_i) + (1 - mask) * T_j(x_perm)``."""
+
+    block_num: int  # the mask's grid side, drawn from block_nums
+    region_mask: Tensor  # float32 [B, n, n] in {0, 1/(L-1), ..., 1}
+    plan_source: Tensor | None  # float [B, N, N]: block i of x_i moves to block j where plan[i, j] = 1
+    plan_dest: Tensor | None  # the same for x_perm
+
+
+def _neighbour_penalty(top: Tensor, bottom: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    """Mean |difference| across each block boundary of two pooled images: vertical ``[B, n-1, n]``, horizontal."""
+    dx = (top[:, :, :-1, :] - bottom[:, :, 1:, :])[:, :, k - 1 :: k, :]
+    dy = (top[:, :, :, :-1] - bottom[:, :, :, 1:])[:, :, :, k - 1 :: k]
+    return F.avg_pool2d(dx.abs().mean(1), (1, k)), F.avg_pool2d(dy.abs().mean(1), (k, 1))
+
+
+def _graph_cut(unary: np.ndarray, pairwise: np.ndarray, cost_v: np.ndarray, cost_h: np.ndarray) -> np.ndarray:
+    import gco
+
+    return gco.cut_grid_graph(unary, pairwise, cost_v, cost_h, algorithm="swap")
+
+
+def _block_distances(n: int, device: torch.device) -> Tensor:
+    """Squared distance between the block positions of an ``n x n`` grid, divided by ``(n - 1)^2``: ``[n^2, n^2]``."""
+    pos = torch.stack(torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij"), -1).view(-1, 2).float()
+    return (torch.cdist(pos, pos) ** 2 / max(n - 1, 1) ** 2).to(device)
+
+
+def transport_plan(mask: Tensor, saliency: Tensor, eps: float) -> Tensor:
+    """PuzzleMix's greedy transport: move salient blocks into the region ``mask > 0`` keeps, ``[B, N, N]``.
+
+    Cost ``eps * C[i, j] - saliency[i] * z[j]``; ``n`` rounds of: every block i picks its cheapest destination,
+    each destination keeps the cheapest claimant, the losers pay 1 more for that destination.
+    """
+    batch, n = mask.shape[0], mask.shape[-1]
+    z = (mask > 0).float().view(batch, 1, n * n)
+    cost = eps * _block_distances(n, mask.device) - saliency.reshape(batch, n * n, 1) * z
+    won = torch.zeros_like(cost)
+    for _ in range(n):
+        plan = F.one_hot(cost.argmin(-1), n * n).to(cost.dtype)
+        winners = F.one_hot((plan * cost).argmin(-2), n * n).to(cost.dtype).transpose(-2, -1)
+        won = winners * plan
+        cost = cost + (1 - won) * plan
+    return won
+
+
+def transport_blocks(images: Tensor, plan: Tensor, n: int) -> Tensor:
+    """Move the ``n x n`` blocks of ``images`` by ``plan``: output block j = sum_i plan[i, j] * block i."""
+    batch, channels, height, width = images.shape
+    bh, bw = height // n, width // n
+    blocks = images.reshape(batch, channels, n, bh, n, bw).permute(0, 2, 4, 1, 3, 5).reshape(batch, n * n, -1)
+    moved = plan.transpose(-2, -1).to(images.dtype) @ blocks
+    return moved.view(batch, n, n, channels, bh, bw).permute(0, 3, 1, 4, 2, 5).reshape(batch, channels, height, width)
+
+
+class PuzzleMix(Mixer):
+    """PuzzleMix with its official CIFAR defaults; needs the ``puzzlemix`` extra (``gco-wrapper``).
+
+    Per batch a block grid ``n`` is drawn from ``block_nums``; per sample ``lambda ~ Beta(alpha, alpha)``. The unary
+    cost is the block-pooled input-gradient saliency (``saliency``, ``[B, H, W]``, e.g. from
+    ``input_gradient_saliency``), the smoothness cost the image differences across block boundaries (``gamma``),
+    the label cost ``beta`` and the prior ``eta`` on the binomial label probabilities of ``lambda``. The mask over
+    ``n_labels`` values {1, ..., 0} is solved per sample by alpha-beta-swap graph cuts, in a thread pool of
+    ``workers``; then (``transport``) salient blocks of each image are moved into the region it keeps, on a
+    ``t_size`` px grid with cost weight ``t_eps``. The label weight is the mask mean. Set ``mean``/``std`` to the
+    normalisation of the images so the smoothness term sees pixels, as the official code does.
+    The graph cuts run on the CPU: the costs are copied to the host once per batch.
+    """
+
+    saliency_kind = SaliencyKind.INPUT_GRADIENT
+
+    def __init__(
+        self,
+        *,
+        num_classes: int,
+        alpha: float = 1.0,
+        beta: float = 1.2,
+        gamma: float = 0.5,
+        eta: float = 0.2,
+        neigh_size: int = 4,
+        n_labels: int = 3,
+        block_nums: tuple[int, ...] = (2, 4, 8, 16),
+        transport: bool = True,
+        t_eps: float = 0.8,
+        t_size: int = 4,
+        mean: tuple[float, ...] | None = None,
+        std: tuple[float, ...] | None = None,
+        workers: int | None = None,
+        label_smoothing: float = 0.0,
+        validate: bool = True,
+    ) -> None:
+        super().__init__(num_classes=num_classes, label_smoothing=label_smoothing, validate=validate)
+        try:
+            import gco  # noqa: F401
+        except ImportError as err:
+            raise ImportError("PuzzleMix needs graph cuts: pip install 'saliency_grafting[puzzlemix]'") from err
+        if not alpha > 0:
+            raise ValueError(f"alpha must be > 0 (lambda ~ Beta(alpha, alpha)), got {alpha!r}")
+        if not (isinstance(n_labels, int) and n_labels >= 2):
+            raise ValueError(f"n_labels must be an int >= 2, got {n_labels!r}")
+        if not block_nums or not all(isinstance(n, int) and n >= 1 for n in block_nums):
+            raise ValueError(f"block_nums must be positive ints, got {block_nums!r}")
+        for name, value in (("neigh_size", neigh_size), ("t_size", t_size)):
+            if not (isinstance(value, int) and value >= 1):
+                raise ValueError(f"{name} must be a positive int (pixels), got {value!r}")
+        self.alpha, self.beta, self.gamma, self.eta = float(alpha), float(beta), float(gamma), float(eta)
+        self.neigh_size, self.n_labels, self.block_nums = neigh_size, n_labels, tuple(block_nums)
+        self.transport, self.t_eps, self.t_size = bool(transport), float(t_eps), t_size
+        self.mean, self.std = mean, std
+        self.workers = workers or os.cpu_count() or 1
+        self._pool: ThreadPoolExecutor | None = None
+
+    def _pixels(self, images: Tensor) -> Tensor:
+        if self.mean is None or self.std is None:
+            return images.float()
+        mean = torch.tensor(self.mean, device=images.device).view(1, -1, 1, 1)
+        std = torch.tensor(self.std, device=images.device).view(1, -1, 1, 1)
+        return images.float() * std + mean
+
+    def _masks(self, cost_keep: Tensor, cost_swap: Tensor, pw_x: Tensor, pw_y: Tensor, lam: Tensor, beta: float):
+        """Solve every sample's multi-label graph cut; returns the ``[B, n, n]`` masks (1 keeps ``x_i``)."""
+        batch, n = cost_keep.shape[:2]
+        levels = self.n_labels - 1
+        large = 1000.0 * n * n
+        weights = torch.linspace(1, 0, self.n_labels, device=lam.device)  # mask value of label l
+        # Prior: -log of the binomial probability of label l under lambda, times eta / n^2.
+        label = torch.arange(self.n_labels, device=lam.device, dtype=torch.float32)
+        binomial = torch.tensor([math.comb(levels, int(v)) for v in label], device=lam.device, dtype=torch.float32)
+        prob = binomial * lam[:, None] ** (levels - label) * (1 - lam[:, None]) ** label
+        prior = -torch.log(prob + 1e-8) * self.eta / (n * n)  # [B, L]
+        unary = weights * cost_keep[..., None] + (1 - weights) * cost_swap[..., None] + prior[:, None, None, :]
+        # Integer energies: the label cost (l1 - l2)^2 / levels^2 is scaled by levels^2 into the edge weights.
+        unary = (large * unary).round().to(torch.int32).cpu().numpy()
+        edges_v = (large * (pw_x + beta) / levels**2).round().to(torch.int32).cpu().numpy()
+        edges_h = (large * (pw_y + beta) / levels**2).round().to(torch.int32).cpu().numpy()
+        pairwise = ((np.arange(self.n_labels)[:, None] - np.arange(self.n_labels)[None, :]) ** 2).astype(np.int32)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers)  # gco's C calls release the GIL
+        labels = list(self._pool.map(_graph_cut, unary, [pairwise] * batch, edges_v, edges_h))
+        return 1.0 - torch.from_numpy(np.stack(labels)).float().view(batch, n, n).to(cost_keep.device) / levels
+
+    def _sample(
+        self, images: Tensor, saliency: Tensor | None, perm: Tensor, generator: torch.Generator | None
+    ) -> PuzzleMixParams:
+        assert saliency is not None
+        batch, _, height, width = images.shape
+        device = images.device
+        pick = int(torch.randint(len(self.block_nums), (), generator=generator, device=MF.draw_device(generator)))
+        n = self.block_nums[pick]
+        if height != width or width % n != 0:
+            raise ValueError(f"PuzzleMix needs square images divisible by the block grid {n}, got {height}x{width}")
+        lam = MF.sample_beta(self.alpha, (batch,), generator).to(device)
+        block = width // n
+        neigh, t_size = min(self.neigh_size, block), min(self.t_size, block)
+        beta, gamma = self.beta / n / 16, self.gamma / n / 16
+        sal = F.interpolate(saliency.float().unsqueeze(1), size=(height, width), mode="bilinear") if (
+            saliency.shape[-2:] != (height, width)) else saliency.float().unsqueeze(1)  # fmt: skip
+
+        def pooled_unary(size: int) -> Tensor:
+            pooled = F.avg_pool2d(sal, size).squeeze(1)
+            return pooled / pooled.flatten(1).sum(1).clamp_min(1e-12).view(-1, 1, 1)
+
+        unary_i = pooled_unary(block)
+        unary_j = unary_i.index_select(0, perm)
+        pool_i = F.avg_pool2d(self._pixels(images), neigh)
+        pool_j = pool_i.index_select(0, perm)
+        k = block // neigh
+        # pw[a][b]: cost across a boundary with image a above / left and image b below / right (1: x_i, 0: x_j).
+        pairs = {(a, b): _neighbour_penalty(pool_i if a else pool_j, pool_i if b else pool_j, k) for a in (0, 1)
+                 for b in (0, 1)}  # fmt: skip
+        px = {key: beta * gamma * value[0] for key, value in pairs.items()}
+        py = {key: beta * gamma * value[1] for key, value in pairs.items()}
+        cost_keep, cost_swap = unary_j.clone(), unary_i.clone()  # keeping x_i loses x_j's saliency, and back
+        cost_keep[:, :-1, :] += (px[1, 0] + px[1, 1]) / 2
+        cost_swap[:, :-1, :] += (px[0, 1] + px[0, 0]) / 2
+        cost_keep[:, 1:, :] += (px[0, 1] + px[1, 1]) / 2
+        cost_swap[:, 1:, :] += (px[1, 0] + px[0, 0]) / 2
+        cost_keep[:, :, :-1] += (py[1, 0] + py[1, 1]) / 2
+        cost_swap[:, :, :-1] += (py[0, 1] + py[0, 0]) / 2
+        cost_keep[:, :, 1:] += (py[0, 1] + py[1, 1]) / 2
+        cost_swap[:, :, 1:] += (py[1, 0] + py[0, 0]) / 2
+        pw_x = (px[1, 0] + px[0, 1] - px[1, 1] - px[0, 0]) / 2
+        pw_y = (py[1, 0] + py[0, 1] - py[1, 1] - py[0, 0]) / 2
+        region = self._masks(cost_keep, cost_swap, pw_x, pw_y, lam, beta)
+
+        plan_source = plan_dest = None
+        if self.transport:
+            t_num = width // t_size if t_size < block else n
+            t_mask = F.interpolate(region.unsqueeze(1), size=t_num, mode="nearest").squeeze(1)
+            t_unary_i = pooled_unary(width // t_num)
+            plan_source = transport_plan(t_mask, t_unary_i, self.t_eps)
+            plan_dest = transport_plan(1 - t_mask, t_unary_i.index_select(0, perm), self.t_eps)
+        mask = F.interpolate(region.unsqueeze(1), size=(height, width), mode="nearest").to(images.dtype)
+        return PuzzleMixParams(perm=perm, mask=mask, lam=mask.flatten(1).float().mean(1), block_num=n,
+                               region_mask=region, plan_source=plan_source, plan_dest=plan_dest)  # fmt: skip
+
+    def _mix_images(self, images: Tensor, params: MixParams) -> Tensor:
+        assert isinstance(params, PuzzleMixParams) and params.mask is not None
+        partner = images.index_select(0, params.perm)
+        if params.plan_source is not None:
+            t_num = math.isqrt(params.plan_source.shape[-1])
+            images = transport_blocks(images, params.plan_source, t_num)
+            partner = transport_blocks(partner, params.plan_dest, t_num)
+        return torch.lerp(partner, images, params.mask)
