@@ -172,9 +172,9 @@ class Trainer:
         kind = self.mixer.saliency_kind
         if kind is SaliencyKind.FORWARD:
             return self.hook.saliency
-        if kind is SaliencyKind.INPUT_GRADIENT:  # one extra forward and backward (PuzzleMix)
+        if kind is SaliencyKind.INPUT_GRADIENT:  # one extra forward and backward (PuzzleMix), outside DDP
             with self.autocast():
-                return input_gradient_saliency(self.net, images, labels)
+                return input_gradient_saliency(self.model, images, labels)
         return None
 
     def train_step(self, images: Tensor, labels: Tensor, mixing: bool) -> tuple[Tensor, Tensor | None, int]:

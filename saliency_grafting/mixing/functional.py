@@ -75,9 +75,12 @@ def mix_images(images: Tensor, perm: Tensor, weight: Tensor) -> Tensor:
     """``weight * images + (1 - weight) * images[perm]`` with ``weight`` broadcastable to ``images``.
 
     ``torch.lerp`` returns either end exactly at weight 0 and 1, so a binary mask copies pixels bit for bit.
-    The partner batch is gathered once and overwritten in place: one allocation, no temporaries.
+    The partner batch is gathered once and overwritten in place: one allocation, no temporaries (out of place when
+    autograd needs the graph, e.g. for hidden states in Manifold Mixup).
     """
     out = images.index_select(0, perm)
+    if images.requires_grad and torch.is_grad_enabled():
+        return torch.lerp(out, images, weight.to(images.dtype))
     return torch.lerp(out, images, weight.to(images.dtype), out=out)
 
 

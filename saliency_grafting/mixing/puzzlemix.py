@@ -172,7 +172,8 @@ class PuzzleMix(Mixer):
             raise ValueError(f"PuzzleMix needs square images divisible by the block grid {n}, got {height}x{width}")
         lam = MF.sample_beta(self.alpha, (batch,), generator).to(device)
         block = width // n
-        neigh, t_size = min(self.neigh_size, block), min(self.t_size, block)
+        # Pooling sizes must divide the block (the official code assumes so; gcd keeps e.g. 48 px images working).
+        neigh, t_size = math.gcd(min(self.neigh_size, block), block), math.gcd(min(self.t_size, block), block)
         beta, gamma = self.beta / n / 16, self.gamma / n / 16
         sal = F.interpolate(saliency.float().unsqueeze(1), size=(height, width), mode="bilinear") if (
             saliency.shape[-2:] != (height, width)) else saliency.float().unsqueeze(1)  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from torch import nn
@@ -23,7 +24,7 @@ def _resnet50(num_classes: int, **kwargs: Any) -> nn.Module:
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "convnet_small": ConvNetSmall,
-    "resnet_small": lambda num_classes, **kw: PreActResNet(num_classes, blocks=(1, 1, 1), widths=(32, 64, 128), **kw),
+    "resnet_small": partial(PreActResNet, blocks=(1, 1, 1), widths=(32, 64, 128)),
     "preactresnet18": PreActResNet,
     "wrn28_10": WideResNet,
     "pyramidnet200": PyramidNet,

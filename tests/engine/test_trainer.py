@@ -147,3 +147,25 @@ def test_two_process_ddp_with_gloo(tmp_path: Path) -> None:
     assert len(lines) == 2  # rank 0 alone writes
     summary = json.loads((tmp_path / "ddp" / "summary.json").read_text())
     assert summary["final_top1_error"] is not None
+
+
+@pytest.mark.parametrize(
+    ("mixer", "regularizer", "ratio"),
+    [
+        ("puzzlemix", "none", 1),  # the input-gradient pass (forward + backward) is extra work, not a sample
+        ("manifold_mixup", "none", 1),
+        ("cutout+manifold_mixup", "none", 1),
+        ("cutout+mixup", "none", 1),
+        ("augmix", "none", 3),  # clean + two AugMix views
+        ("cutmix", "shakedrop", 1),
+        ("saliency_grafting", "shakedrop", 2),
+        ("mixup", "dropblock", 1),
+    ],
+)
+def test_heavy_baselines_and_combinations_train(mixer: str, regularizer: str, ratio: int) -> None:
+    config = TrainConfig(epochs=1, mixer=mixer, regularizer=regularizer, model="resnet_small",
+                         **{**SMALL, "model_args": {"widths": (4, 8, 8)}})  # fmt: skip
+    trainer = Trainer(config, data=small_data())
+    metrics = trainer.train_epoch(0)
+    assert math.isfinite(metrics["train_loss"])
+    assert metrics["samples_per_s"] / metrics["images_per_s"] == pytest.approx(ratio)

@@ -1,0 +1,112 @@
+"""PuzzleMix: graph-cut masks on a block grid, label weight = mask mean, block transport."""
+
+from __future__ import annotations
+
+import builtins
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+import saliency_grafting as sg
+from saliency_grafting.mixing.puzzlemix import transport_blocks, transport_plan
+from tests.conftest import NUM_CLASSES, make_batch, seeded
+
+pytest.importorskip("gco")
+
+
+def sample(mixer: sg.PuzzleMix, size: int = 32, batch: int = 8, seed: int = 0):
+    images, labels, _ = make_batch(batch, size=size, seed=seed)
+    saliency = torch.rand(batch, size, size, generator=seeded(seed)) ** 4
+    return images, labels, saliency, mixer.sample_params(images, labels, saliency, generator=seeded(seed))
+
+
+def test_mask_takes_the_label_values_and_lambda_is_its_mean() -> None:
+    mixer = sg.PuzzleMix(num_classes=NUM_CLASSES)
+    for seed in range(6):
+        _, _, _, params = sample(mixer, seed=seed)
+        assert set(params.mask.unique().tolist()) <= {0.0, 0.5, 1.0}
+        assert params.block_num in (2, 4, 8, 16) and params.region_mask.shape[-1] == params.block_num
+        torch.testing.assert_close(params.lam, params.mask.mean((1, 2, 3)))
+    two = sg.PuzzleMix(num_classes=NUM_CLASSES, n_labels=2)
+    assert set(sample(two)[3].mask.unique().tolist()) <= {0.0, 1.0}
+
+
+def test_block_grid_is_drawn_per_batch() -> None:
+    mixer = sg.PuzzleMix(num_classes=NUM_CLASSES, transport=False)
+    assert {sample(mixer, seed=s)[3].block_num for s in range(30)} == {2, 4, 8, 16}
+
+
+def test_graph_cut_keeps_the_more_salient_image_where_it_is_salient() -> None:
+    # x_i is salient on the left half, its partner on the right half: the mask keeps x_i on the left.
+    mixer = sg.PuzzleMix(num_classes=NUM_CLASSES, transport=False, block_nums=(4,), n_labels=2, alpha=50.0)
+    images = torch.zeros(2, 3, 32, 32)
+    saliency = torch.zeros(2, 32, 32)
+    saliency[0, :, :16] = 1.0
+    saliency[1, :, 16:] = 1.0
+    params = mixer.sample_params(images, torch.tensor([0, 1]), saliency, perm=torch.tensor([1, 0]),
+                                 generator=seeded())  # fmt: skip
+    assert params.region_mask[0, :, :2].mean() > 0.9 and params.region_mask[0, :, 2:].mean() < 0.1
+    assert params.region_mask[1, :, 2:].mean() > 0.9 and params.region_mask[1, :, :2].mean() < 0.1
+
+
+def test_transport_permutes_blocks_within_an_image() -> None:
+    mixer = sg.PuzzleMix(num_classes=NUM_CLASSES, block_nums=(4,))
+    images, labels, saliency, params = sample(mixer)
+    plan = params.plan_source
+    assert plan.shape == (8, 64, 64) and set(plan.unique().tolist()) <= {0.0, 1.0}
+    assert (plan.sum(-1) <= 1).all() and (plan.sum(-2) <= 1).all()  # each block goes to at most one place
+    moved = transport_blocks(images, plan, 8)
+    blocks = images.unfold(2, 4, 4).unfold(3, 4, 4).reshape(8, 3, 64, 16)
+    moved_blocks = moved.unfold(2, 4, 4).unfold(3, 4, 4).reshape(8, 3, 64, 16)
+    for b in range(8):
+        for j in range(64):
+            sources = plan[b, :, j].nonzero().flatten()
+            expected = blocks[b, :, sources[0]] if len(sources) else torch.zeros(3, 16)
+            assert torch.equal(moved_blocks[b, :, j], expected)
+    mixed, _ = mixer.apply(images, labels, params)
+    partner = transport_blocks(images[params.perm], params.plan_dest, 8)
+    torch.testing.assert_close(mixed, params.mask * moved + (1 - params.mask) * partner)
+
+
+def test_transport_moves_salient_blocks_into_the_kept_region() -> None:
+    mask = torch.zeros(1, 2, 2)
+    mask[0, 0, 0] = 1.0  # only the top-left block is kept
+    saliency = torch.tensor([[[0.0, 0.0], [0.0, 1.0]]])  # the salient block is bottom-right
+    plan = transport_plan(mask, saliency, eps=0.1)
+    assert plan[0, 3, 0] == 1  # block 3 moves to block 0
+
+
+@given(seed=st.integers(0, 1000), size=st.sampled_from([16, 32, 48]))
+def test_property_convention_without_transport(seed: int, size: int) -> None:
+    mixer = sg.PuzzleMix(num_classes=NUM_CLASSES, transport=False, block_nums=(2, 4, 8))
+    images, labels, _, params = sample(mixer, size=size, batch=3, seed=seed)
+    mixed, soft = mixer.apply(images, labels, params)
+    torch.testing.assert_close(mixed, params.mask * images + (1 - params.mask) * images[params.perm])
+    torch.testing.assert_close(soft.sum(1), torch.ones(3))
+
+
+def test_bad_sizes_and_arguments() -> None:
+    mixer = sg.PuzzleMix(num_classes=NUM_CLASSES, block_nums=(8,))
+    images, labels, _ = make_batch(2, size=20)
+    with pytest.raises(ValueError, match="divisible by the block grid 8"):
+        mixer(images, labels, torch.rand(2, 20, 20), generator=seeded())
+    for kwargs in ({"alpha": 0}, {"n_labels": 1}, {"block_nums": ()}, {"t_size": 0}):
+        with pytest.raises(ValueError, match=next(iter(kwargs))):
+            sg.PuzzleMix(num_classes=NUM_CLASSES, **kwargs)
+    with pytest.raises(ValueError, match="needs saliency of kind 'input_gradient'"):
+        mixer(images, labels)
+
+
+def test_missing_gco_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_import = builtins.__import__
+
+    def no_gco(name, *args, **kwargs):
+        if name == "gco":
+            raise ImportError("no gco")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_gco)
+    with pytest.raises(ImportError, match=r"saliency_grafting\[puzzlemix\]"):
+        sg.PuzzleMix(num_classes=NUM_CLASSES)
