@@ -46,10 +46,15 @@ def main() -> None:
         gen = torch.Generator().manual_seed(1)
         clone = median_ms(images.clone, args.repeats)
         timings = {}
+        pixel_saliency = torch.rand(shape[0], *shape[-2:], generator=g)
         for name in sg.MIXERS:
-            mixer = sg.create_mixer(name, 100)
-            sal = saliency if mixer.saliency_kind is sg.SaliencyKind.FORWARD else None
-            timings[name] = median_ms(partial(mixer, images, labels, sal, generator=gen), args.repeats)
+            kwargs = {"t_size": None} if name == "puzzlemix" and shape[-1] > 64 else {}
+            mixer = sg.create_mixer(name, 100, **kwargs)
+            sal = {sg.SaliencyKind.FORWARD: saliency, sg.SaliencyKind.INPUT_GRADIENT: pixel_saliency}
+            op = partial(mixer, images, labels, sal.get(mixer.saliency_kind), generator=gen)
+            if isinstance(mixer, sg.AugMix):  # its work is making the two views of the JSD loss
+                op = partial(mixer.views, images, torch.zeros(3), torch.ones(3), gen)
+            timings[name] = median_ms(op, args.repeats if name not in ("augmix", "puzzlemix") else 5)
         for name, ms in timings.items():
             rows.append((shape, name, ms, ms / clone, ms / timings["cutmix"]))
         rows.append((shape, "images.clone()", clone, 1.0, clone / timings["cutmix"]))

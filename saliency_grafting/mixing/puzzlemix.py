@@ -82,10 +82,11 @@ class PuzzleMix(Mixer):
     ``input_gradient_saliency``), the smoothness cost the image differences across block boundaries (``gamma``),
     the label cost ``beta`` and the prior ``eta`` on the binomial label probabilities of ``lambda``. The mask over
     ``n_labels`` values {1, ..., 0} is solved per sample by alpha-beta-swap graph cuts, in a thread pool of
-    ``workers``; then (``transport``) salient blocks of each image are moved into the region it keeps, on a
-    ``t_size`` px grid with cost weight ``t_eps``. The label weight is the mask mean. Set ``mean``/``std`` to the
-    normalisation of the images so the smoothness term sees pixels, as the official code does.
-    The graph cuts run on the CPU: the costs are copied to the host once per batch.
+    ``workers``. Then (``transport``) salient blocks of each image move into the region it keeps, on a ``t_size``
+    px grid (``None``: the mask's block grid, the Tiny-ImageNet setting) with cost weight ``t_eps``. The label
+    weight is the mask mean. Set ``mean``/``std`` to the images' normalisation so that the smoothness term sees
+    pixels, as the official code does (the trainer does). The graph cuts run on the CPU: the costs are copied to
+    the host once per batch. The official adversarial-noise option is not implemented.
     """
 
     saliency_kind = SaliencyKind.INPUT_GRADIENT
@@ -103,7 +104,7 @@ class PuzzleMix(Mixer):
         block_nums: tuple[int, ...] = (2, 4, 8, 16),
         transport: bool = True,
         t_eps: float = 0.8,
-        t_size: int = 4,
+        t_size: int | None = 4,
         mean: tuple[float, ...] | None = None,
         std: tuple[float, ...] | None = None,
         workers: int | None = None,
@@ -121,7 +122,7 @@ class PuzzleMix(Mixer):
             raise ValueError(f"n_labels must be an int >= 2, got {n_labels!r}")
         if not block_nums or not all(isinstance(n, int) and n >= 1 for n in block_nums):
             raise ValueError(f"block_nums must be positive ints, got {block_nums!r}")
-        for name, value in (("neigh_size", neigh_size), ("t_size", t_size)):
+        for name, value in (("neigh_size", neigh_size), ("t_size", 1 if t_size is None else t_size)):
             if not (isinstance(value, int) and value >= 1):
                 raise ValueError(f"{name} must be a positive int (pixels), got {value!r}")
         self.alpha, self.beta, self.gamma, self.eta = float(alpha), float(beta), float(gamma), float(eta)
@@ -173,7 +174,8 @@ class PuzzleMix(Mixer):
         lam = MF.sample_beta(self.alpha, (batch,), generator).to(device)
         block = width // n
         # Pooling sizes must divide the block (the official code assumes so; gcd keeps e.g. 48 px images working).
-        neigh, t_size = math.gcd(min(self.neigh_size, block), block), math.gcd(min(self.t_size, block), block)
+        neigh = math.gcd(min(self.neigh_size, block), block)
+        t_size = block if self.t_size is None else math.gcd(min(self.t_size, block), block)
         beta, gamma = self.beta / n / 16, self.gamma / n / 16
         sal = F.interpolate(saliency.float().unsqueeze(1), size=(height, width), mode="bilinear") if (
             saliency.shape[-2:] != (height, width)) else saliency.float().unsqueeze(1)  # fmt: skip

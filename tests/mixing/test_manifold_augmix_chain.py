@@ -45,8 +45,10 @@ def test_manifold_mixup_lambda_is_beta_2_2_per_batch_and_finds_stages() -> None:
     assert lams[:, 0].mean().item() == pytest.approx(0.5, abs=0.02)
     assert lams[:, 0].var().item() == pytest.approx(0.05, abs=0.006)  # Beta(2, 2): 1 / 20
     assert sg.find_stages(create_model("wrn28_10", 10, depth=10, width=1)) == ("block1", "block2")
-    assert sg.find_stages(nn.parallel.DistributedDataParallel.__new__(nn.Module) if False else
-                          create_model("convnet_small", 10)) == ("stage1", "stage2")  # fmt: skip
+    assert sg.find_stages(create_model("convnet_small", 10)) == ("stage1", "stage2")
+    wrapped = nn.Module()
+    wrapped.module = create_model("convnet_small", 10)  # as DistributedDataParallel holds it
+    assert sg.find_stages(wrapped) == ("module.stage1", "module.stage2")
     with pytest.raises(ValueError, match="cannot split Sequential"):
         sg.find_stages(nn.Sequential(nn.Conv2d(3, 3, 1)))
 

@@ -53,7 +53,7 @@ def test_graph_cut_keeps_the_more_salient_image_where_it_is_salient() -> None:
 
 def test_transport_permutes_blocks_within_an_image() -> None:
     mixer = sg.PuzzleMix(num_classes=NUM_CLASSES, block_nums=(4,))
-    images, labels, saliency, params = sample(mixer)
+    images, labels, _, params = sample(mixer)
     plan = params.plan_source
     assert plan.shape == (8, 64, 64) and set(plan.unique().tolist()) <= {0.0, 1.0}
     assert (plan.sum(-1) <= 1).all() and (plan.sum(-2) <= 1).all()  # each block goes to at most one place
