@@ -23,38 +23,43 @@ from saliency_grafting.engine import Trainer
 METHODS = {"vanilla": "none", "cutmix": "cutmix", "saliency_grafting": "saliency_grafting", "puzzlemix": "puzzlemix"}
 
 
-def step_seconds(trainer: Trainer, steps: int) -> tuple[float, int]:
-    batches = iter(trainer.train_loader)
-    images, labels = next(batches)
-    times, samples = [], 0
-    for step in range(steps + 3):
-        start = time.perf_counter()
-        loss, _, samples = trainer.train_step(images, labels, mixing=trainer.config.mixer != "none")
-        trainer.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        trainer.optimizer.step()
-        if step >= 3:
-            times.append(time.perf_counter() - start)
-    return statistics.median(times), samples
+def one_step(trainer: Trainer, images: torch.Tensor, labels: torch.Tensor) -> tuple[float, int]:
+    start = time.perf_counter()
+    loss, _, samples = trainer.train_step(images, labels, mixing=trainer.config.mixer != "none")
+    trainer.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    trainer.optimizer.step()
+    return time.perf_counter() - start, samples
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="convnet_small")
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
     data = load_dataset("synthetic", synthetic_size=(2 * args.batch_size, 100))
-    rows = {}
+    trainers = {}
     for name, mixer in METHODS.items():
         torch.manual_seed(0)
         config = TrainConfig(model=args.model, mixer=mixer, batch_size=args.batch_size, quiet=True)
-        seconds, samples = step_seconds(Trainer(config, data=data), args.steps)
-        rows[name] = (args.batch_size / seconds, samples / seconds, seconds)
+        trainers[name] = Trainer(config, data=data)
+    images, labels = next(iter(trainers["vanilla"].train_loader))
+    times: dict[str, list[float]] = {name: [] for name in METHODS}
+    samples: dict[str, int] = {}
+    for step in range(args.steps + 3):  # interleaved, so that load on the machine hits every method alike
+        for name, trainer in trainers.items():
+            seconds, samples[name] = one_step(trainer, images, labels)
+            if step >= 3:
+                times[name].append(seconds)
+    rows = {}
+    for name in METHODS:
+        seconds = statistics.median(times[name])
+        rows[name] = (args.batch_size / seconds, samples[name] / seconds, seconds)
     vanilla = rows["vanilla"][0]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.model}, batch {args.batch_size}, "
-          f"median of {args.steps} steps")  # fmt: skip
+          f"median of {args.steps} interleaved steps")  # fmt: skip
     if args.markdown:
         print("| method | ms / step | images/s | samples/s | images/s ÷ vanilla |\n|---|---:|---:|---:|---:|")
     for name, (images_s, samples_s, seconds) in rows.items():
