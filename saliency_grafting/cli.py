@@ -206,6 +206,36 @@ def _show(args: argparse.Namespace) -> None:
     print(path)
 
 
+def _reproduce(args: argparse.Namespace) -> None:
+    from saliency_grafting.experiments import EXPERIMENTS, plan, render, run_experiment
+
+    names = list(EXPERIMENTS) if args.name == ["all"] else args.name
+    unknown = [n for n in names if n not in EXPERIMENTS]
+    if unknown:
+        raise ValueError(f"unknown experiment(s) {unknown}; valid names: {', '.join(EXPERIMENTS)}, or all")
+    if args.seeds < 1:
+        raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
+    out = Path(args.out or f"reproduce/{args.scale}")
+    if args.dry_run:
+        for name in names:
+            for cell, seed, config in plan(name, args.scale, args.seeds, args.data_dir):
+                print(f"{name}\t{cell.row}\t{cell.column}\tseed {seed}\t{config.model} {config.mixer} "
+                      f"{config.regularizer} epochs {config.epochs}")  # fmt: skip
+        return
+    needs_data = {c.config.get("dataset") for n in names for c, _, _ in plan(n, args.scale, 1, None)} - {"synthetic"}
+    if needs_data and not args.report_only and not args.data_dir:
+        raise ValueError(f"--data-dir is required for {', '.join(sorted(needs_data))} (e.g. the CIFAR-10 JPEG folder)")
+    sections = []
+    for name in names:
+        if not args.report_only:
+            runs_dir = Path(args.runs_dir) if args.runs_dir else None
+            run_experiment(name, args.scale, args.seeds, out, args.data_dir, runs_dir=runs_dir)
+        sections.append(render(name, args.scale, args.seeds, out, plot_dir=out))
+    report = "\n".join(sections)
+    (out / f"report_{args.scale}.md").write_text(report)
+    print(report)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sgraft", description="Saliency Grafting and mixup-style augmentations: train and compare.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -231,6 +261,16 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--seed", type=int, default=0)
     show.add_argument("--out", default="panel.png")
     show.set_defaults(func=_show)
+    rep = sub.add_parser("reproduce", help="run one or all of the paper's experiments and report them")
+    rep.add_argument("name", nargs="+", help="table1 ... table7, fig3, fig4, or all")
+    rep.add_argument("--scale", choices=("paper", "cpu"), default="cpu")
+    rep.add_argument("--seeds", type=int, default=3)
+    rep.add_argument("--data-dir", help="the dataset of the experiments (paper: CIFAR-100 / Tiny-ImageNet / ImageNet)")
+    rep.add_argument("--out", help="where records, report and plots go (default reproduce/<scale>)")
+    rep.add_argument("--runs-dir", help="where run directories (checkpoints) go (default OUT/runs)")
+    rep.add_argument("--dry-run", action="store_true", help="list the runs without training")
+    rep.add_argument("--report-only", action="store_true", help="aggregate the finished runs, train nothing")
+    rep.set_defaults(func=_reproduce)
     return parser
 
 

@@ -24,6 +24,7 @@ def _resnet50(num_classes: int, **kwargs: Any) -> nn.Module:
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "convnet_small": ConvNetSmall,
+    "resnet_tiny": partial(PreActResNet, blocks=(1, 1, 1), widths=(16, 32, 64)),
     "resnet_small": partial(PreActResNet, blocks=(1, 1, 1), widths=(32, 64, 128)),
     "preactresnet18": PreActResNet,
     "wrn28_10": WideResNet,

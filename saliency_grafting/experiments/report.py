@@ -1,0 +1,107 @@
+"""Aggregate an experiment's records over seeds (mean ± standard error) into markdown tables and PNG line plots."""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from saliency_grafting.experiments.runner import OCCLUSION_FRACTIONS, plan, record_path
+from saliency_grafting.experiments.suite import EXPERIMENTS
+
+__all__ = ["aggregate", "mean_se", "render"]
+
+
+def mean_se(values: list[float]) -> tuple[float, float]:
+    """Mean and standard error of the mean (0 for a single value)."""
+    mean = statistics.fmean(values)
+    return mean, (statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0)
+
+
+def _fmt(values: list[float]) -> str:
+    if not values:
+        return "—"
+    mean, se = mean_se(values)
+    return f"{mean:.2f} ± {se:.2f}"
+
+
+def aggregate(name: str, scale: str, seeds: int, out: Path) -> dict[tuple[str, str], dict[str, list[float]]]:
+    """``{(row, column): {metric: [value per finished seed]}}``; missing runs are left out."""
+    cells: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for cell, _, config in plan(name, scale, seeds, None):
+        path = record_path(out, config)
+        values = cells[(cell.row, cell.column)]
+        if not path.exists():
+            continue
+        record = json.loads(path.read_text())
+        summary = record["summary"]
+        values["top1_error"].append(summary["final_top1_error"])
+        values["top5_error"].append(summary["final_top5_error"])
+        values["wall_seconds"].append(record["wall_seconds"])
+        for fraction in OCCLUSION_FRACTIONS:
+            values[f"occluded_{fraction:g}"].append(record["occlusion_top1_error"][f"{fraction:g}"])
+    return {key: dict(values) for key, values in cells.items()}
+
+
+def render(name: str, scale: str, seeds: int, out: Path, plot_dir: Path | None = None) -> str:
+    """A markdown section for experiment ``name``: its table (and plot), runs finished, wall time."""
+    experiment = EXPERIMENTS[name]
+    cells = aggregate(name, scale, seeds, out)
+    rows = list(dict.fromkeys(row for row, _ in cells))
+    columns = list(dict.fromkeys(column for _, column in cells))
+    planned = len(cells) * seeds
+    finished = sum(len(v.get("top1_error", [])) for v in cells.values())
+    wall = sum(sum(v.get("wall_seconds", [])) for v in cells.values())
+    lines = [f"### {experiment.title}", ""]
+    if experiment.occlusion:
+        header = [f"k = {100 * f:g} %" for f in OCCLUSION_FRACTIONS]
+        lines += ["| method | " + " | ".join(header) + " |", "|---" + "|---:" * len(header) + "|"]
+        for row in rows:
+            values = cells[(row, columns[0])]
+            lines.append(
+                f"| {row} | " + " | ".join(_fmt(values[f"occluded_{f:g}"]) for f in OCCLUSION_FRACTIONS) + " |"
+            )
+    elif columns == [""]:
+        metrics = experiment.metrics
+        lines += ["| method | " + " | ".join(m.replace("_", " ") + " (%)" for m in metrics) + " |",
+                  "|---" + "|---:" * len(metrics) + "|"]  # fmt: skip
+        for row in rows:
+            lines.append(f"| {row} | " + " | ".join(_fmt(cells[(row, "")][m]) for m in metrics) + " |")
+    else:
+        lines += ["| method | " + " | ".join(columns) + " |", "|---" + "|---:" * len(columns) + "|"]
+        for row in rows:
+            values = [_fmt(cells.get((row, c), {}).get("top1_error", [])) for c in columns]
+            lines.append(f"| {row} | " + " | ".join(values) + " |")
+    lines += ["", f"Top-1 error (%), mean ± standard error over seeds; {finished} of {planned} runs "
+              f"finished; {wall / 60:.0f} min of training and testing.", ""]  # fmt: skip
+    if experiment.kind == "line" and plot_dir is not None and finished:
+        path = _plot(name, experiment.title, cells, rows, columns, plot_dir)
+        lines += [f"![{experiment.title}]({path.name})", ""]
+    return "\n".join(lines)
+
+
+def _plot(name: str, title: str, cells: dict[Any, Any], rows: list[str], columns: list[str], plot_dir: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.4), dpi=120)
+    xs = [float(c) for c in columns]
+    for row in rows:
+        errors = [cells.get((row, c), {}).get("top1_error", []) for c in columns]
+        stats = [mean_se(e) if e else (math.nan, 0.0) for e in errors]
+        ax.errorbar(xs, [m for m, _ in stats], yerr=[s for _, s in stats], marker="o", capsize=3, label=row)
+    ax.set_xlabel("k" if name == "fig3" else "sigma / sigma_mean")
+    ax.set_ylabel("top-1 error (%)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    plot_dir.mkdir(parents=True, exist_ok=True)
+    path = plot_dir / f"{name}.png"
+    fig.savefig(path)
+    plt.close(fig)
+    return path

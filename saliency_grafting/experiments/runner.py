@@ -1,0 +1,136 @@
+"""Run an experiment's cells over seeds, once each: a run is keyed by its config, and finished runs are skipped."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from saliency_grafting.config import TrainConfig
+from saliency_grafting.experiments.suite import Cell, cells_for
+
+__all__ = ["OCCLUSION_FRACTIONS", "plan", "record_path", "run_cell", "run_experiment", "run_key"]
+
+OCCLUSION_FRACTIONS = (0.0, 0.125, 0.25)
+
+
+def run_key(config: dict[str, Any]) -> str:
+    """A short, stable hash of a run's config (seed included, output paths and verbosity excluded)."""
+    relevant = {k: v for k, v in config.items() if k not in ("out", "quiet", "data_dir", "workers", "tensorboard")}
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _git_commit() -> str:
+    try:
+        root = Path(__file__).resolve().parents[2]
+        done = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        return done.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def plan(name: str, scale: str, seeds: int, data_dir: str | None) -> list[tuple[Cell, int, TrainConfig]]:
+    """Every (cell, seed, resolved config) of experiment ``name``."""
+    runs = []
+    for cell in cells_for(name, scale):
+        for seed in range(seeds):
+            values = {**cell.config, "seed": seed, "quiet": True}
+            if values.get("dataset") != "synthetic":
+                values["data_dir"] = data_dir
+            runs.append((cell, seed, TrainConfig.from_dict(values)))
+    return runs
+
+
+def record_path(out: Path, config: TrainConfig) -> Path:
+    return out / "records" / f"{run_key(config.to_dict())}.json"
+
+
+def _dataset(config: TrainConfig, cache: dict[str, Any]) -> Any:
+    """The run's dataset: the full one is decoded once per process and kept; the per-class subset is drawn here."""
+    from saliency_grafting.data import class_balanced_subset, load_dataset
+
+    if config.dataset == "synthetic":
+        return load_dataset("synthetic", per_class=config.per_class, seed=config.seed, image_size=config.image_size)
+    key = json.dumps([config.dataset, config.data_dir, config.image_size])
+    if key not in cache:
+        cache.clear()  # hold one dataset at a time
+        cache[key] = load_dataset(config.dataset, config.data_dir, image_size=config.image_size)
+    data = cache[key]
+    if config.per_class is None or not data.resident:
+        return data if config.per_class is None else load_dataset(
+            config.dataset, config.data_dir, per_class=config.per_class, seed=config.seed, image_size=config.image_size
+        )  # fmt: skip
+    keep = class_balanced_subset(data.train_labels, config.per_class, config.seed)
+    return dataclasses.replace(data, train_images=data.train_images[keep], train_labels=data.train_labels[keep])
+
+
+def run_cell(
+    config: TrainConfig, out: Path, *, runs_dir: Path | None = None, data_cache: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Train one config (resuming its run directory if it was interrupted), test it, and write its record."""
+    from saliency_grafting.engine import Trainer, occluder
+
+    key = run_key(config.to_dict())
+    config.out = str((runs_dir or out / "runs") / key)
+    data = _dataset(config, {} if data_cache is None else data_cache)
+    start = time.perf_counter()
+    trainer = Trainer(config, data=data)
+    if (Path(config.out) / "checkpoint.pt").exists():
+        trainer.resume()
+    summary = trainer.fit()
+    occlusion = {}
+    for fraction in OCCLUSION_FRACTIONS:
+        result = trainer.evaluate(occluder(trainer.model, fraction, 8, config.saliency_layer))
+        occlusion[f"{fraction:g}"] = result["top1_error"]
+    trainer.close()
+    record = {
+        "key": key,
+        "config": config.to_dict(),
+        "seed": config.seed,
+        "git_commit": _git_commit(),
+        "summary": summary,
+        "occlusion_top1_error": occlusion,
+        "wall_seconds": time.perf_counter() - start,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    path = record_path(out, config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1) + "\n")
+    os.replace(tmp, path)
+    return record
+
+
+def run_experiment(
+    name: str,
+    scale: str,
+    seeds: int,
+    out: Path,
+    data_dir: str | None,
+    *,
+    runs_dir: Path | None = None,
+    log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
+) -> list[dict[str, Any]]:
+    """Run every missing (cell, seed) of ``name``; returns all its records. Shared cells run once for all tables."""
+    records = []
+    cache: dict[str, Any] = {}
+    runs = plan(name, scale, seeds, data_dir)
+    for index, (cell, seed, config) in enumerate(runs, start=1):
+        path = record_path(out, config)
+        label = f"[{name} {index}/{len(runs)}] {cell.row} {cell.column} seed {seed}".replace("  ", " ")
+        if path.exists():
+            records.append(json.loads(path.read_text()))
+            log(f"{label}: done before")
+            continue
+        log(f"{label}: training")
+        record = run_cell(config, out, runs_dir=runs_dir, data_cache=cache)
+        log(f"{label}: top-1 error {record['summary']['final_top1_error']:.2f} % in {record['wall_seconds']:.0f} s")
+        records.append(record)
+    return records

@@ -1,0 +1,74 @@
+"""The paper's experiments as data, the resumable runner and the report, on tiny synthetic cells."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import saliency_grafting.experiments.report as report_module
+import saliency_grafting.experiments.runner as runner_module
+from saliency_grafting.experiments import EXPERIMENTS, Cell, cells_for, mean_se, plan, render, run_experiment, run_key
+from saliency_grafting.mixing import create_mixer
+from saliency_grafting.models import MODELS
+
+
+@pytest.mark.parametrize("scale", ["paper", "cpu"])
+@pytest.mark.parametrize("name", list(EXPERIMENTS))
+def test_every_cell_is_a_valid_run(name: str, scale: str) -> None:
+    runs = plan(name, scale, 2, "/data")
+    assert runs and {seed for _, seed, _ in runs} == {0, 1}
+    for _, _, config in runs:
+        assert config.model in MODELS and config.warmup_epochs < config.epochs
+        create_mixer(config.mixer, 10, **config.mixer_args)
+
+
+def test_cpu_scale_shares_cells_across_tables() -> None:
+    keys = {name: {run_key(c.to_dict()) for _, _, c in plan(name, "cpu", 1, "/d")} for name in EXPERIMENTS}
+    assert keys["table3"] <= keys["table1"] and keys["table6"] <= keys["table1"]
+    assert len(keys["table7"] & keys["table1"]) == 1  # stochastic + saliency labels is plain SG
+    assert len(set().union(*keys.values())) == 50
+
+
+def test_paper_scale_uses_the_papers_settings() -> None:
+    table1 = cells_for("table1", "paper")
+    assert {c.config["model"] for c in table1} == {"pyramidnet200"} and table1[0].config["epochs"] == 300
+    assert {c.config["per_class"] for c in cells_for("table5", "paper")} == {50, 100, 250}
+    assert sorted({c.column for c in cells_for("fig3", "paper")}) == [str(k) for k in range(1, 7)]
+    with pytest.raises(ValueError, match="valid names"):
+        cells_for("table9", "cpu")
+    with pytest.raises(ValueError, match="scale"):
+        cells_for("table1", "gpu")
+
+
+def test_run_key_ignores_paths_and_verbosity() -> None:
+    base = {"model": "m", "seed": 1, "out": "a", "quiet": True}
+    assert run_key(base) == run_key({**base, "out": "b", "quiet": False}) != run_key({**base, "seed": 2})
+
+
+def test_mean_and_standard_error() -> None:
+    assert mean_se([1.0, 2.0, 3.0]) == pytest.approx((2.0, 1 / 3**0.5))
+    assert mean_se([4.0]) == (4.0, 0.0)
+
+
+def test_runner_skips_finished_runs_and_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tiny = {"dataset": "synthetic", "per_class": 6, "epochs": 2, "warmup_epochs": 1, "batch_size": 30,
+            "model": "convnet_small", "model_args": {"width": 4}}  # fmt: skip
+
+    def fake_cells(name: str, scale: str) -> list[Cell]:
+        return [Cell("Vanilla", "1", {**tiny, "mixer": "none"}), Cell("Saliency Grafting", "1", {**tiny}),
+                Cell("Saliency Grafting", "2", {**tiny, "mix_times": 2})]  # fmt: skip
+
+    monkeypatch.setattr(runner_module, "cells_for", fake_cells)
+    lines: list[str] = []
+    records = run_experiment("fig3", "cpu", 2, tmp_path, None, log=lines.append)
+    assert len(records) == 6 and len(list((tmp_path / "records").glob("*.json"))) == 6
+    assert all(set(r["occlusion_top1_error"]) == {"0", "0.125", "0.25"} for r in records)
+    assert records[0]["git_commit"] and records[0]["config"]["seed"] == 0
+    again = run_experiment("fig3", "cpu", 2, tmp_path, None, log=lines.append)
+    assert [r["key"] for r in again] == [r["key"] for r in records]
+    assert sum("done before" in line for line in lines) == 6
+    monkeypatch.setattr(report_module, "plan", runner_module.plan)
+    text = render("fig3", "cpu", 2, tmp_path, plot_dir=tmp_path)
+    assert "| Saliency Grafting |" in text and "6 of 6 runs finished" in text and "±" in text
+    assert (tmp_path / "fig3.png").exists()
