@@ -27,7 +27,7 @@ from saliency_grafting.models import create_model
 from saliency_grafting.models.regularizers import apply_regularizer
 from saliency_grafting.saliency import ForwardSaliency, input_gradient_saliency
 
-__all__ = ["Callback", "Trainer", "lr_factor", "make_loaders"]
+__all__ = ["Callback", "TensorBoardLogger", "Trainer", "lr_factor", "make_loaders"]
 
 CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.jsonl"
@@ -37,6 +37,23 @@ class Callback(Protocol):
     """Called by ``Trainer.fit`` after every epoch with that epoch's metrics (rank 0 only)."""
 
     def __call__(self, trainer: Trainer, metrics: dict[str, Any]) -> None: ...
+
+
+class TensorBoardLogger:
+    """A callback writing every numeric metric to TensorBoard under ``run_dir/tensorboard`` (the extra)."""
+
+    def __init__(self, log_dir: Path) -> None:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError as err:
+            raise ImportError("--tensorboard needs TensorBoard: pip install 'saliency_grafting[tensorboard]'") from err
+        self.writer = SummaryWriter(str(log_dir))
+
+    def __call__(self, trainer: Trainer, metrics: dict[str, Any]) -> None:
+        for key, value in metrics.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and key != "epoch":
+                self.writer.add_scalar(key, value, metrics["epoch"])
+        self.writer.flush()
 
 
 def lr_factor(schedule: str, progress: float, milestones: Iterable[float] = (0.5, 0.75), gamma: float = 0.1) -> float:
@@ -142,6 +159,7 @@ class Trainer:
         self.mix_generator = torch.Generator().manual_seed(config.seed * 1000 + self.rank)
         self.start_epoch = 0
         self.history: list[dict[str, Any]] = []
+        self._adversarial: tuple[Any, Tensor] | None = None  # PuzzleMix's noise for the current batch
 
     # -- setup ----------------------------------------------------------------------------------------------
 
@@ -172,10 +190,27 @@ class Trainer:
         kind = self.mixer.saliency_kind
         if kind is SaliencyKind.FORWARD:
             return self.hook.saliency
-        if kind is SaliencyKind.INPUT_GRADIENT:  # one extra forward and backward (PuzzleMix), outside DDP
-            with self.autocast():
-                return input_gradient_saliency(self.model, images, labels)
+        if kind is SaliencyKind.INPUT_GRADIENT:
+            return self._input_gradient(images, labels)
         return None
+
+    def _input_gradient(self, images: Tensor, labels: Tensor) -> Tensor:
+        """PuzzleMix's extra forward and backward (outside DDP): in eval mode when the clean loss is not trained
+        on (the official CIFAR recipe), in train mode otherwise; it also prepares adversarial noise if asked."""
+        puzzle = self.mixer.stages[-1] if isinstance(self.mixer, Chain) else self.mixer
+        draw = puzzle.start_adversarial(images, self.mix_generator) if isinstance(puzzle, PuzzleMix) else None
+        was_training = self.model.training
+        self.model.train(self.objective == "clean+mixed")
+        try:
+            with self.autocast():
+                at = puzzle.noisy(images, draw) if draw is not None else images
+                saliency, gradient = input_gradient_saliency(self.model, at, labels, return_gradient=True)
+        finally:
+            self.model.train(was_training)
+        self._adversarial = (
+            None if draw is None else (draw, puzzle.finish_adversarial(draw, gradient, self.mix_generator))
+        )
+        return saliency
 
     def train_step(self, images: Tensor, labels: Tensor, mixing: bool) -> tuple[Tensor, Tensor | None, int]:
         """Loss of one batch; returns ``(loss, clean logits or None, samples forwarded)``."""
@@ -216,7 +251,10 @@ class Trainer:
             logits, soft = last.forward(self.net, images, targets, params)
         else:
             needs = last.saliency_kind is not SaliencyKind.NONE
-            mixed, soft = last(images, targets, saliency if needs else None, generator=self.mix_generator)
+            params = last.sample_params(images, targets, saliency if needs else None, generator=self.mix_generator)
+            if isinstance(last, PuzzleMix) and self._adversarial is not None:
+                params = last.with_noise(params, *self._adversarial)
+            mixed, soft = last.apply(images, targets, params)
             logits = self.net(mixed)
         return soft_target_cross_entropy(logits, soft)
 
@@ -272,6 +310,8 @@ class Trainer:
         if self.run_dir is not None and self.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             save_yaml(self.config.to_dict(), self.run_dir / "config.yaml")
+            if self.config.tensorboard and not any(isinstance(c, TensorBoardLogger) for c in self.callbacks):
+                self.callbacks.append(TensorBoardLogger(self.run_dir / "tensorboard"))
         metrics: dict[str, Any] = {}
         for epoch in range(self.start_epoch, self.config.epochs):
             metrics = {"epoch": epoch + 1, "lr": self.optimizer.param_groups[0]["lr"], **self.train_epoch(epoch)}

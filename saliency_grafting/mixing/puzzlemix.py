@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +16,7 @@ from torch import Tensor
 from saliency_grafting.mixing import functional as MF
 from saliency_grafting.mixing.base import Mixer, MixParams, SaliencyKind
 
-__all__ = ["PuzzleMix", "PuzzleMixParams", "transport_blocks", "transport_plan"]
+__all__ = ["AdversarialDraw", "PuzzleMix", "PuzzleMixParams", "transport_blocks", "transport_plan"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,18 @@ class PuzzleMixParams(MixParams):
     region_mask: Tensor  # float32 [B, n, n] in {0, 1/(L-1), ..., 1}
     plan_source: Tensor | None  # float [B, N, N]: block i of x_i moves to block j where plan[i, j] = 1
     plan_dest: Tensor | None  # the same for x_perm
+    noise: Tensor | None = None  # adversarial noise in pixel units [B, C, H, W], added to x_i and/or x_perm
+    noise_source: bool = False
+    noise_dest: bool = False
+
+
+@dataclass(frozen=True)
+class AdversarialDraw:
+    """The batch's adversarial draws: which of x_i / x_perm get noise, and the random start (pixel units)."""
+
+    source: bool
+    dest: bool
+    start: Tensor  # [B, C, H, W]
 
 
 def _neighbour_penalty(top: Tensor, bottom: Tensor, k: int) -> tuple[Tensor, Tensor]:
@@ -86,7 +99,13 @@ class PuzzleMix(Mixer):
     px grid (``None``: the mask's block grid, the Tiny-ImageNet setting) with cost weight ``t_eps``. The label
     weight is the mask mean. Set ``mean``/``std`` to the images' normalisation so that the smoothness term sees
     pixels, as the official code does (the trainer does). The graph cuts run on the CPU: the costs are copied to
-    the host once per batch. The official adversarial-noise option is not implemented.
+    the host once per batch.
+
+    Adversarial noise (``adv_p > 0``, off by default as in the official CIFAR command): per batch, x_i and x_perm
+    each get noise with probability ``adv_p``. The input gradient is taken at the images plus uniform noise in
+    ``±adv_eps / 255`` (``start_adversarial``); then ``(adv_eps + 2) / 255 * sign(grad)`` is added, the sum clipped
+    to ``±adv_eps / 255`` and scaled by ``U(0, 1)`` (``finish_adversarial``), and the noise is added to the chosen
+    images before mixing (``with_noise``). The training loop does these steps around its saliency pass.
     """
 
     saliency_kind = SaliencyKind.INPUT_GRADIENT
@@ -107,6 +126,8 @@ class PuzzleMix(Mixer):
         t_size: int | None = 4,
         mean: tuple[float, ...] | None = None,
         std: tuple[float, ...] | None = None,
+        adv_p: float = 0.0,
+        adv_eps: float = 10.0,
         workers: int | None = None,
         label_smoothing: float = 0.0,
         validate: bool = True,
@@ -128,16 +149,54 @@ class PuzzleMix(Mixer):
         self.alpha, self.beta, self.gamma, self.eta = float(alpha), float(beta), float(gamma), float(eta)
         self.neigh_size, self.n_labels, self.block_nums = neigh_size, n_labels, tuple(block_nums)
         self.transport, self.t_eps, self.t_size = bool(transport), float(t_eps), t_size
+        if not 0 <= adv_p <= 1 or adv_eps < 0:
+            raise ValueError(f"adv_p must be in [0, 1] and adv_eps >= 0, got {adv_p!r}, {adv_eps!r}")
         self.mean, self.std = mean, std
+        self.adv_p, self.adv_eps = float(adv_p), float(adv_eps)
         self.workers = workers or os.cpu_count() or 1
         self._pool: ThreadPoolExecutor | None = None
 
-    def _pixels(self, images: Tensor) -> Tensor:
+    def _stats(self, images: Tensor) -> tuple[Tensor, Tensor]:
         if self.mean is None or self.std is None:
-            return images.float()
-        mean = torch.tensor(self.mean, device=images.device).view(1, -1, 1, 1)
-        std = torch.tensor(self.std, device=images.device).view(1, -1, 1, 1)
+            return torch.zeros(1, device=images.device), torch.ones(1, device=images.device)
+        return (torch.tensor(self.mean, device=images.device).view(1, -1, 1, 1),
+                torch.tensor(self.std, device=images.device).view(1, -1, 1, 1))  # fmt: skip
+
+    def _pixels(self, images: Tensor) -> Tensor:
+        mean, std = self._stats(images)
         return images.float() * std + mean
+
+    def _add_noise(self, images: Tensor, noise: Tensor) -> Tensor:
+        """Images (normalised) plus noise in pixel units, the pixels clipped to [0, 1]."""
+        mean, std = self._stats(images)
+        return (((images.float() * std + mean) + noise).clamp(0, 1) - mean).div(std).to(images.dtype)
+
+    def start_adversarial(self, images: Tensor, generator: torch.Generator | None) -> AdversarialDraw | None:
+        """Draw which images get adversarial noise and its uniform start; ``None`` when neither does."""
+        if self.adv_p == 0:
+            return None
+        coins = MF.sample_uniform((2,), generator) < self.adv_p
+        source, dest = bool(coins[0]), bool(coins[1])
+        if not (source or dest):
+            return None
+        eps = self.adv_eps / 255
+        start = (MF.sample_uniform(tuple(images.shape), generator).to(images.device) * 2 - 1) * eps
+        start = (self._pixels(images) + start).clamp(0, 1) - self._pixels(images)  # the noisy pixels stay in range
+        return AdversarialDraw(source, dest, start)
+
+    def noisy(self, images: Tensor, draw: AdversarialDraw) -> Tensor:
+        """The images the input gradient is taken at: ``images`` plus the draw's uniform start."""
+        return self._add_noise(images, draw.start)
+
+    def finish_adversarial(self, draw: AdversarialDraw, gradient: Tensor, generator: torch.Generator | None) -> Tensor:
+        """The noise: start plus a signed-gradient step, clipped to ``±adv_eps / 255``, times ``U(0, 1)``."""
+        eps = self.adv_eps / 255
+        noise = (draw.start + (self.adv_eps + 2) / 255 * gradient.sign()).clamp(-eps, eps)
+        return noise * MF.sample_uniform((), generator).to(noise.device)
+
+    def with_noise(self, params: PuzzleMixParams, draw: AdversarialDraw, noise: Tensor) -> PuzzleMixParams:
+        """``params`` that add ``noise`` to x_i and / or x_perm (as drawn) before the mix."""
+        return dataclasses.replace(params, noise=noise, noise_source=draw.source, noise_dest=draw.dest)
 
     def _masks(self, cost_keep: Tensor, cost_swap: Tensor, pw_x: Tensor, pw_y: Tensor, lam: Tensor, beta: float):
         """Solve every sample's multi-label graph cut; returns the ``[B, n, n]`` masks (1 keeps ``x_i``)."""
@@ -221,6 +280,10 @@ class PuzzleMix(Mixer):
     def _mix_images(self, images: Tensor, params: MixParams) -> Tensor:
         assert isinstance(params, PuzzleMixParams) and params.mask is not None
         partner = images.index_select(0, params.perm)
+        if params.noise is not None and params.noise_source:
+            images = self._add_noise(images, params.noise)
+        if params.noise is not None and params.noise_dest:
+            partner = self._add_noise(partner, params.noise.index_select(0, params.perm))
         if params.plan_source is not None:
             t_num = math.isqrt(params.plan_source.shape[-1])
             images = transport_blocks(images, params.plan_source, t_num)

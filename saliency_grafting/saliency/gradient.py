@@ -18,16 +18,20 @@ def input_gradient_saliency(
     images: Tensor,
     labels: Tensor,
     loss_fn: Callable[[Tensor, Tensor], Tensor] = F.cross_entropy,
-) -> Tensor:
+    *,
+    return_gradient: bool = False,
+) -> Tensor | tuple[Tensor, Tensor]:
     """``sqrt(mean_c (dL/dx)^2)`` per pixel, ``[B, H, W]``, from one extra forward and backward pass.
 
-    The model's parameter gradients are left untouched (``torch.autograd.grad`` w.r.t. the input only).
+    The model's parameter gradients are left untouched (``torch.autograd.grad`` w.r.t. the input only); with
+    ``return_gradient`` the raw gradient ``[B, C, H, W]`` comes too (PuzzleMix's adversarial noise uses its sign).
     """
     inputs = images.detach().requires_grad_(True)
     with torch.enable_grad():
         loss = loss_fn(model(inputs), labels)
         (grad,) = torch.autograd.grad(loss, inputs)
-    return grad.float().pow(2).mean(dim=1).sqrt()
+    saliency = grad.float().pow(2).mean(dim=1).sqrt()
+    return (saliency, grad.detach()) if return_gradient else saliency
 
 
 def grad_cam(model: nn.Module, images: Tensor, labels: Tensor | None = None, layer: str | None = None) -> Tensor:

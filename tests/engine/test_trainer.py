@@ -153,6 +153,7 @@ def test_two_process_ddp_with_gloo(tmp_path: Path) -> None:
     ("mixer", "regularizer", "ratio"),
     [
         ("puzzlemix", "none", 1),  # the input-gradient pass (forward + backward) is extra work, not a sample
+        ("puzzlemix", "adversarial", 1),
         ("manifold_mixup", "none", 1),
         ("cutout+manifold_mixup", "none", 1),
         ("cutout+mixup", "none", 1),
@@ -163,9 +164,38 @@ def test_two_process_ddp_with_gloo(tmp_path: Path) -> None:
     ],
 )
 def test_heavy_baselines_and_combinations_train(mixer: str, regularizer: str, ratio: int) -> None:
-    config = TrainConfig(epochs=1, mixer=mixer, regularizer=regularizer, model="resnet_small",
+    mixer_args = {"adv_p": 1.0} if regularizer == "adversarial" else {}
+    regularizer = "none" if regularizer == "adversarial" else regularizer
+    config = TrainConfig(epochs=1, mixer=mixer, regularizer=regularizer, model="resnet_small", mixer_args=mixer_args,
                          **{**SMALL, "model_args": {"widths": (4, 8, 8)}})  # fmt: skip
     trainer = Trainer(config, data=small_data())
     metrics = trainer.train_epoch(0)
     assert math.isfinite(metrics["train_loss"])
+    if mixer_args:
+        assert trainer._adversarial is not None and trainer.model.training
     assert metrics["samples_per_s"] / metrics["images_per_s"] == pytest.approx(ratio)
+
+
+def test_tensorboard_callback_writes_every_numeric_metric(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    written: list[tuple[str, float, int]] = []
+
+    class FakeWriter:
+        def __init__(self, log_dir: str) -> None:
+            self.log_dir = log_dir
+
+        def add_scalar(self, key: str, value: float, step: int) -> None:
+            written.append((key, value, step))
+
+        def flush(self) -> None:
+            pass
+
+    fake = types.ModuleType("torch.utils.tensorboard")
+    fake.SummaryWriter = FakeWriter
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", fake)  # TensorBoard itself is an optional extra
+    Trainer(TrainConfig(epochs=2, tensorboard=True, out=str(tmp_path / "r"), **SMALL), data=small_data()).fit()
+    keys = {key for key, _, _ in written}
+    assert {"train_loss", "lr", "test_top1_error", "samples_per_s"} <= keys and "mixing" not in keys
+    assert {step for _, _, step in written} == {1, 2}
+    assert Trainer(TrainConfig(epochs=1, **SMALL), data=small_data()).callbacks == []

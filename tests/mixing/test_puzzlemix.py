@@ -110,3 +110,28 @@ def test_missing_gco_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(builtins, "__import__", no_gco)
     with pytest.raises(ImportError, match=r"saliency_grafting\[puzzlemix\]"):
         sg.PuzzleMix(num_classes=NUM_CLASSES)
+
+
+def test_adversarial_noise_is_bounded_and_follows_the_gradient_sign() -> None:
+    mean, std = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
+    mixer = sg.PuzzleMix(num_classes=NUM_CLASSES, adv_p=1.0, adv_eps=8.0, mean=mean, std=std, transport=False)
+    _, labels, saliency, _ = sample(mixer)
+    images = (torch.rand(8, 3, 32, 32, generator=seeded(5)) - 0.5) / 0.25  # valid pixels, normalised
+    params = mixer.sample_params(images, labels, saliency, generator=seeded())
+    draw = mixer.start_adversarial(images, seeded(1))
+    assert draw.source and draw.dest and draw.start.abs().max() <= 8 / 255 + 1e-6
+    pixels = images * 0.25 + 0.5
+    assert ((pixels + draw.start) >= -1e-6).all() and ((pixels + draw.start) <= 1 + 1e-6).all()
+    gradient = torch.randn(images.shape, generator=seeded(2))
+    noise = mixer.finish_adversarial(draw, gradient, seeded(3))
+    assert noise.abs().max() <= 8 / 255 + 1e-6
+    full = (draw.start + 10 / 255 * gradient.sign()).clamp(-8 / 255, 8 / 255)
+    ratio = noise[full != 0] / full[full != 0]
+    assert torch.allclose(ratio, ratio[0].expand_as(ratio)) and 0 <= ratio[0] <= 1  # one U(0, 1) scale
+    noisy_params = mixer.with_noise(params, draw, noise)
+    mixed, _ = mixer.apply(images, labels, noisy_params)
+    clean, _ = mixer.apply(images, labels, params)
+    assert ((mixed - clean).abs() * 0.25).max() <= 8 / 255 + 1e-5 and not torch.equal(mixed, clean)
+    assert sg.PuzzleMix(num_classes=NUM_CLASSES).start_adversarial(images, seeded()) is None
+    with pytest.raises(ValueError, match="adv_p"):
+        sg.PuzzleMix(num_classes=NUM_CLASSES, adv_p=2.0)

@@ -84,3 +84,11 @@ def test_matrix_filters_equal_convolutions() -> None:
     box = _filter2d(maps, torch.full((3,), 1 / 3), "circular")
     padded = torch.nn.functional.pad(maps, (1, 1, 1, 1), mode="circular")
     torch.testing.assert_close(box, torch.nn.functional.avg_pool2d(padded, 3, stride=1))
+
+
+def test_input_gradient_can_return_the_raw_gradient() -> None:
+    net = small_net()
+    x, y = torch.randn(2, 3, 8, 8), torch.tensor([0, 1])
+    saliency, gradient = sg.input_gradient_saliency(net, x, y, return_gradient=True)
+    assert gradient.shape == x.shape
+    torch.testing.assert_close(saliency, gradient.pow(2).mean(1).sqrt())
