@@ -10,7 +10,7 @@ from torch import Tensor
 
 from saliency_grafting.mixing import functional as MF
 
-__all__ = ["MixParams", "Mixer", "NoMix", "SaliencyKind"]
+__all__ = ["BetaMixer", "MixParams", "Mixer", "NoMix", "SaliencyKind"]
 
 
 class SaliencyKind(str, enum.Enum):
@@ -186,3 +186,26 @@ class NoMix(Mixer):
 
     def _mix_images(self, images: Tensor, params: MixParams) -> Tensor:
         return images
+
+
+class BetaMixer(Mixer):
+    """A mixer whose mixing ratio is ``lambda ~ Beta(alpha, alpha)``, one per sample or one per batch."""
+
+    def __init__(
+        self,
+        *,
+        num_classes: int,
+        alpha: float = 1.0,
+        per_sample: bool = True,
+        label_smoothing: float = 0.0,
+        validate: bool = True,
+    ) -> None:
+        super().__init__(num_classes=num_classes, label_smoothing=label_smoothing, validate=validate)
+        if not alpha > 0:
+            raise ValueError(f"alpha must be > 0 (lambda ~ Beta(alpha, alpha)), got {alpha!r}")
+        self.alpha = float(alpha)
+        self.per_sample = bool(per_sample)
+
+    def _draw_lambda(self, batch: int, generator: torch.Generator | None) -> Tensor:
+        """``[batch]`` draws of Beta(alpha, alpha) when ``per_sample``, else ``[1]``."""
+        return MF.sample_beta(self.alpha, (batch if self.per_sample else 1,), generator)

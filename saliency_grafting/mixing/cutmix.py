@@ -6,12 +6,12 @@ import torch
 from torch import Tensor
 
 from saliency_grafting.mixing import functional as MF
-from saliency_grafting.mixing.base import Mixer, MixParams
+from saliency_grafting.mixing.base import BetaMixer, MixParams
 
 __all__ = ["CutMix"]
 
 
-class CutMix(Mixer):
+class CutMix(BetaMixer):
     """Paste a box of area ``1 - lam`` (``lam ~ Beta(alpha, alpha)``) from ``images[perm[i]]`` onto ``images[i]``.
 
     The box centre is uniform over the image and the box is clipped at the border; ``lam`` is recomputed from the
@@ -19,27 +19,12 @@ class CutMix(Mixer):
     box for the whole batch, as the official code does.
     """
 
-    def __init__(
-        self,
-        *,
-        num_classes: int,
-        alpha: float = 1.0,
-        per_sample: bool = True,
-        label_smoothing: float = 0.0,
-        validate: bool = True,
-    ) -> None:
-        super().__init__(num_classes=num_classes, label_smoothing=label_smoothing, validate=validate)
-        if not alpha > 0:
-            raise ValueError(f"alpha must be > 0 (lambda ~ Beta(alpha, alpha)), got {alpha!r}")
-        self.alpha = float(alpha)
-        self.per_sample = bool(per_sample)
-
     def _sample(
         self, images: Tensor, saliency: Tensor | None, perm: Tensor, generator: torch.Generator | None
     ) -> MixParams:
         batch, _, height, width = images.shape
-        draws = batch if self.per_sample else 1
-        lam = MF.sample_beta(self.alpha, (draws,), generator)
+        lam = self._draw_lambda(batch, generator)
+        draws = len(lam)
         cut_h, cut_w = MF.cut_size(lam, height, width)
         centre = MF.sample_uniform((2, draws), generator)
         centre_y, centre_x = (centre[0] * height).long(), (centre[1] * width).long()

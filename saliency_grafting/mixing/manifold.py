@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from saliency_grafting.mixing import functional as MF
-from saliency_grafting.mixing.base import Mixer, MixParams
+from saliency_grafting.mixing.base import BetaMixer, MixParams
 
 __all__ = ["ManifoldMixup", "ManifoldParams", "find_stages"]
 
@@ -37,7 +37,7 @@ class ManifoldParams(MixParams):
     layer: int
 
 
-class ManifoldMixup(Mixer):
+class ManifoldMixup(BetaMixer):
     """Mixup of hidden states: ``h_i = lam * h_i + (1 - lam) * h_perm[i]`` after a random stage (or of the input).
 
     ``lam ~ Beta(alpha, alpha)`` (one per batch, as the paper; ``per_sample=True`` for one per sample) and the
@@ -55,11 +55,8 @@ class ManifoldMixup(Mixer):
         label_smoothing: float = 0.0,
         validate: bool = True,
     ) -> None:
-        super().__init__(num_classes=num_classes, label_smoothing=label_smoothing, validate=validate)
-        if not alpha > 0:
-            raise ValueError(f"alpha must be > 0 (lambda ~ Beta(alpha, alpha)), got {alpha!r}")
-        self.alpha = float(alpha)
-        self.per_sample = bool(per_sample)
+        super().__init__(num_classes=num_classes, alpha=alpha, per_sample=per_sample, label_smoothing=label_smoothing,
+                         validate=validate)  # fmt: skip
         self.layers = tuple(layers) if layers is not None else None
 
     def _sample(
@@ -68,7 +65,7 @@ class ManifoldMixup(Mixer):
         batch = images.shape[0]
         count = 1 + (len(self.layers) if self.layers is not None else 2)
         layer = int(torch.randint(count, (), generator=generator, device=MF.draw_device(generator)))
-        lam = MF.sample_beta(self.alpha, (batch,) if self.per_sample else (1,), generator).expand(batch)
+        lam = self._draw_lambda(batch, generator).expand(batch)
         return ManifoldParams(perm=perm, mask=None, lam=lam.to(images.device), layer=layer)
 
     def forward(

@@ -8,13 +8,13 @@ import torch
 from torch import Tensor
 
 from saliency_grafting.mixing import functional as MF
-from saliency_grafting.mixing.base import Mixer, MixParams, SaliencyKind
+from saliency_grafting.mixing.base import BetaMixer, MixParams, SaliencyKind
 from saliency_grafting.saliency.static import static_saliency
 
 __all__ = ["SaliencyMix"]
 
 
-class SaliencyMix(Mixer):
+class SaliencyMix(BetaMixer):
     """Paste a box of area ``1 - lam`` around the saliency peak of ``images[perm[i]]`` onto ``images[i]``.
 
     ``lam ~ Beta(alpha, alpha)``; the box is clipped and ``lam`` recomputed from it. Saliency is static image
@@ -35,21 +35,18 @@ class SaliencyMix(Mixer):
         label_smoothing: float = 0.0,
         validate: bool = True,
     ) -> None:
-        super().__init__(num_classes=num_classes, label_smoothing=label_smoothing, validate=validate)
-        if not alpha > 0:
-            raise ValueError(f"alpha must be > 0 (lambda ~ Beta(alpha, alpha)), got {alpha!r}")
+        super().__init__(num_classes=num_classes, alpha=alpha, per_sample=per_sample, label_smoothing=label_smoothing,
+                         validate=validate)  # fmt: skip
         if method not in ("spectral_residual", "opencv_fine_grained"):
             raise ValueError(f"method must be 'spectral_residual' or 'opencv_fine_grained', got {method!r}")
-        self.alpha = float(alpha)
-        self.per_sample = bool(per_sample)
         self.method = method
 
     def _sample(
         self, images: Tensor, saliency: Tensor | None, perm: Tensor, generator: torch.Generator | None
     ) -> MixParams:
         batch, _, height, width = images.shape
-        draws = batch if self.per_sample else 1
-        lam = MF.sample_beta(self.alpha, (draws,), generator).to(images.device)
+        lam = self._draw_lambda(batch, generator).to(images.device)
+        draws = len(lam)
         cut_h, cut_w = MF.cut_size(lam, height, width)
         donors = perm[:draws]
         maps = saliency.index_select(0, donors.to(saliency.device)) if saliency is not None else None
