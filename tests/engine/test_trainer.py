@@ -199,3 +199,12 @@ def test_tensorboard_callback_writes_every_numeric_metric(tmp_path: Path, monkey
     assert {"train_loss", "lr", "test_top1_error", "samples_per_s"} <= keys and "mixing" not in keys
     assert {step for _, _, step in written} == {1, 2}
     assert Trainer(TrainConfig(epochs=1, **SMALL), data=small_data()).callbacks == []
+
+
+def test_bf16_autocast_and_channels_last_train_on_cpu() -> None:
+    config = TrainConfig(epochs=1, amp="bf16", channels_last=True, **SMALL)
+    trainer = Trainer(config, data=small_data())
+    images, _ = next(iter(trainer.train_loader))
+    assert images.is_contiguous(memory_format=torch.channels_last)
+    metrics = trainer.train_epoch(0)
+    assert math.isfinite(metrics["train_loss"]) and trainer.evaluate()["top1_error"] <= 100
