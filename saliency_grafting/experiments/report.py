@@ -12,7 +12,7 @@ from typing import Any
 from saliency_grafting.experiments.runner import OCCLUSION_FRACTIONS, plan, record_path
 from saliency_grafting.experiments.suite import EXPERIMENTS
 
-__all__ = ["aggregate", "mean_se", "render"]
+__all__ = ["aggregate", "check_claim", "mean_se", "render"]
 
 
 def mean_se(values: list[float]) -> tuple[float, float]:
@@ -61,15 +61,14 @@ def render(name: str, scale: str, seeds: int, out: Path, plot_dir: Path | None =
         lines += ["| method | " + " | ".join(header) + " |", "|---" + "|---:" * len(header) + "|"]
         for row in rows:
             values = cells[(row, columns[0])]
-            lines.append(
-                f"| {row} | " + " | ".join(_fmt(values[f"occluded_{f:g}"]) for f in OCCLUSION_FRACTIONS) + " |"
-            )
+            occluded = [_fmt(values.get(f"occluded_{f:g}", [])) for f in OCCLUSION_FRACTIONS]
+            lines.append(f"| {row} | " + " | ".join(occluded) + " |")
     elif columns == [""]:
         metrics = experiment.metrics
         lines += ["| method | " + " | ".join(m.replace("_", " ") + " (%)" for m in metrics) + " |",
                   "|---" + "|---:" * len(metrics) + "|"]  # fmt: skip
         for row in rows:
-            lines.append(f"| {row} | " + " | ".join(_fmt(cells[(row, "")][m]) for m in metrics) + " |")
+            lines.append(f"| {row} | " + " | ".join(_fmt(cells[(row, "")].get(m, [])) for m in metrics) + " |")
     else:
         lines += ["| method | " + " | ".join(columns) + " |", "|---" + "|---:" * len(columns) + "|"]
         for row in rows:
@@ -77,10 +76,59 @@ def render(name: str, scale: str, seeds: int, out: Path, plot_dir: Path | None =
             lines.append(f"| {row} | " + " | ".join(values) + " |")
     lines += ["", f"Top-1 error (%), mean ± standard error over seeds; {finished} of {planned} runs "
               f"finished; {wall / 60:.0f} min of training and testing.", ""]  # fmt: skip
+    lines += [f"Check of the claim ({experiment.claim}): {check_claim(name, cells)}", ""]
     if experiment.kind == "line" and plot_dir is not None and finished:
         path = _plot(name, experiment.title, cells, rows, columns, plot_dir)
         lines += [f"![{experiment.title}]({path.name})", ""]
     return "\n".join(lines)
+
+
+def _means(cells: dict[Any, Any], column: str, metric: str = "top1_error") -> dict[str, float]:
+    return {row: statistics.fmean(v[metric]) for (row, col), v in cells.items() if col == column and v.get(metric)}
+
+
+def _best(means: dict[str, float]) -> str:
+    return min(means, key=means.get)
+
+
+def _slope(xs: list[float], ys: list[float]) -> float:
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
+
+
+def check_claim(name: str, cells: dict[Any, Any]) -> str:
+    """A factual, automatic reading of the claim from the mean errors (the verdict in prose is the report's)."""
+    sg = "Saliency Grafting"
+    columns = list(dict.fromkeys(column for _, column in cells))
+    if not any(v.get("top1_error") for v in cells.values()):
+        return "no finished runs yet."
+    if name in ("table1", "table2", "table3", "table4", "table5"):
+        parts = []
+        for column in columns:
+            means = _means(cells, column)
+            if sg in means:
+                rank = sorted(means, key=means.get).index(sg) + 1
+                where = f" at {column}" if column else ""
+                parts.append(
+                    f"SG ranks {rank} of {len(means)}{where} (best: {_best(means)}, {means[_best(means)]:.2f} %)"
+                )
+        return "; ".join(parts) + "." if parts else "SG has no finished runs yet."
+    if name == "table6":
+        parts = []
+        for fraction in OCCLUSION_FRACTIONS:
+            means = _means(cells, columns[0], f"occluded_{fraction:g}")
+            parts.append(f"k = {100 * fraction:g} %: lowest {_best(means)} ({means[_best(means)]:.2f} %)")
+        return "; ".join(parts) + "."
+    if name == "table7":
+        parts = [f"{column or 'all'}: best {_best(_means(cells, column))}" for column in columns]
+        return "; ".join(parts) + "."
+    slopes = []
+    for row in dict.fromkeys(r for r, _ in cells):
+        points = [(float(c), statistics.fmean(v["top1_error"])) for (r, c), v in cells.items()
+                  if r == row and v.get("top1_error")]  # fmt: skip
+        if len(points) > 1:
+            slopes.append(f"{row}: {_slope(*map(list, zip(*points, strict=True))):+.2f} points per unit")
+    return "least-squares slope of the mean error, " + "; ".join(slopes) + "."
 
 
 def _plot(name: str, title: str, cells: dict[Any, Any], rows: list[str], columns: list[str], plot_dir: Path) -> Path:

@@ -72,3 +72,17 @@ def test_runner_skips_finished_runs_and_reports(tmp_path: Path, monkeypatch: pyt
     text = render("fig3", "cpu", 2, tmp_path, plot_dir=tmp_path)
     assert "| Saliency Grafting |" in text and "6 of 6 runs finished" in text and "±" in text
     assert (tmp_path / "fig3.png").exists()
+
+
+def test_claim_checks_read_the_means() -> None:
+    from saliency_grafting.experiments.report import check_claim
+
+    table = {("Vanilla", ""): {"top1_error": [30.0, 32.0]}, ("Saliency Grafting", ""): {"top1_error": [28.0, 29.0]}}
+    assert check_claim("table2", table) == "SG ranks 1 of 2 (best: Saliency Grafting, 28.50 %)."
+    lines = {("Saliency Grafting", str(k)): {"top1_error": [40.0 - k]} for k in range(1, 4)}
+    lines.update({("PuzzleMix", str(k)): {"top1_error": [35.0]} for k in range(1, 4)})
+    assert check_claim("fig3", lines) == (
+        "least-squares slope of the mean error, Saliency Grafting: -1.00 points per unit; PuzzleMix: +0.00 points per unit."
+    )
+    assert check_claim("table1", {("Vanilla", ""): {"top1_error": [3.0]}}) == "SG has no finished runs yet."
+    assert check_claim("table1", {("Vanilla", ""): {}}) == "no finished runs yet."
