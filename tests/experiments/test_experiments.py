@@ -82,7 +82,8 @@ def test_claim_checks_read_the_means() -> None:
     lines = {("Saliency Grafting", str(k)): {"top1_error": [40.0 - k]} for k in range(1, 4)}
     lines.update({("PuzzleMix", str(k)): {"top1_error": [35.0]} for k in range(1, 4)})
     assert check_claim("fig3", lines) == (
-        "least-squares slope of the mean error, Saliency Grafting: -1.00 points per unit; PuzzleMix: +0.00 points per unit."
+        "least-squares slope of the mean error, Saliency Grafting: -1.00 points per unit; "
+        "PuzzleMix: +0.00 points per unit."
     )
     assert check_claim("table1", {("Vanilla", ""): {"top1_error": [3.0]}}) == "SG has no finished runs yet."
     assert check_claim("table1", {("Vanilla", ""): {}}) == "no finished runs yet."
