@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from saliency_grafting.mixing.functional import to_device
+
 __all__ = ["TensorLoader", "normalize"]
 
 
@@ -20,7 +22,7 @@ def normalize(images: Tensor, mean: Tensor, std: Tensor, dtype: torch.dtype = to
 def random_crop_flip(images: Tensor, pad: int, generator: torch.Generator) -> Tensor:
     """Reflect-pad float images by ``pad``, take a random crop of the original size per sample and flip half of them."""
     batch, _, height, width = images.shape
-    draws = torch.rand(3, batch, generator=generator, device=generator.device).to(images.device)
+    draws = to_device(torch.rand(3, batch, generator=generator, device=generator.device), images.device)
     if pad > 0:
         padded = F.pad(images, (pad, pad, pad, pad), mode="reflect")
         dy = (draws[0] * (2 * pad + 1)).long()
@@ -69,8 +71,10 @@ class TensorLoader:
         self.generator = torch.Generator().manual_seed(seed)
 
     def __len__(self) -> int:
-        per_rank = len(self.labels) // self.world_size
-        return per_rank // self.batch_size if self.train else -(-per_rank // self.batch_size)
+        if self.train:  # every rank takes the same number of full batches
+            return len(self.labels) // self.world_size // self.batch_size
+        mine = -(-(len(self.labels) - self.rank) // self.world_size)  # evaluation covers every sample once
+        return -(-mine // self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
         count = len(self.labels)

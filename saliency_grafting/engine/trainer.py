@@ -39,6 +39,16 @@ class Callback(Protocol):
     def __call__(self, trainer: Trainer, metrics: dict[str, Any]) -> None: ...
 
 
+def _to_cpu(value: Any) -> Any:
+    if isinstance(value, Tensor):
+        return value.cpu()
+    if isinstance(value, dict):
+        return {k: _to_cpu(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_to_cpu(v) for v in value]
+    return value
+
+
 class TensorBoardLogger:
     """A callback writing every numeric metric to TensorBoard under ``run_dir/tensorboard`` (the extra)."""
 
@@ -145,6 +155,8 @@ class Trainer:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.net = nn.parallel.DistributedDataParallel(model, device_ids=ids)
         if config.compile:
+            if "manifold_mixup" in config.mixer:
+                raise ValueError("--compile cannot be combined with manifold_mixup: it mixes through a forward hook")
             self.net = torch.compile(self.net)
         self.optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                                          nesterov=config.nesterov and config.momentum > 0,
@@ -156,7 +168,9 @@ class Trainer:
         amp_dtype = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[config.amp]
         self.amp_dtype = amp_dtype
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=amp_dtype is torch.float16)
-        self.mix_generator = torch.Generator().manual_seed(config.seed * 1000 + self.rank)
+        self.mix_generator = torch.Generator().manual_seed(config.seed * 1000 + self.rank)  # the mixing, per rank
+        # Whether to mix a batch changes how many forward passes a step makes: every rank must agree on it.
+        self.coin_generator = torch.Generator().manual_seed(config.seed * 1000 + 999)
         self.start_epoch = 0
         self.history: list[dict[str, Any]] = []
         self._adversarial: tuple[Any, Tensor] | None = None  # PuzzleMix's noise for the current batch
@@ -265,7 +279,7 @@ class Trainer:
         images_seen = samples_seen = 0
         start = time.perf_counter()
         for images, labels in self._progress(self.train_loader, epoch):
-            mixing = mixing_epoch and bool(torch.rand((), generator=self.mix_generator) < self.config.mix_prob)
+            mixing = mixing_epoch and bool(torch.rand((), generator=self.coin_generator) < self.config.mix_prob)
             loss, logits, samples = self.train_step(images, labels, mixing)
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
@@ -319,8 +333,9 @@ class Trainer:
             if last or (epoch + 1) % self.config.eval_every == 0:
                 metrics.update({f"test_{k}": v for k, v in self.evaluate().items() if k != "count"})
             self.history.append(metrics)
+            ranks = self._rank_states()  # a collective: every rank takes part
             if self.is_main:
-                self._write_epoch(epoch, metrics)
+                self._write_epoch(epoch, metrics, ranks)
                 for callback in self.callbacks:
                     callback(self, metrics)
         summary = self.summary()
@@ -351,10 +366,23 @@ class Trainer:
             "parameters": sum(p.numel() for p in self.model.parameters()),
         }
 
-    def _write_epoch(self, epoch: int, metrics: dict[str, Any]) -> None:
+    def _rank_state(self) -> dict[str, Any]:
+        """What differs between ranks: the mixing generator and the global RNG (dropout, ShakeDrop)."""
+        return {"mix_generator": self.mix_generator.get_state(), "rng": rng_state()}
+
+    def _rank_states(self) -> list[dict[str, Any]]:
+        """Every rank's ``_rank_state``, gathered on all ranks (just this one's when not distributed)."""
+        if self.world_size == 1 or self.run_dir is None:
+            return [self._rank_state()]
+        gathered: list[Any] = [None] * self.world_size
+        dist.all_gather_object(gathered, {k: _to_cpu(v) for k, v in self._rank_state().items()})
+        return gathered
+
+    def _write_epoch(self, epoch: int, metrics: dict[str, Any], ranks: list[dict[str, Any]]) -> None:
         if self.run_dir is None:
             return
-        save_atomic(self.state_dict(epoch), self.run_dir / CHECKPOINT)  # first: a logged epoch is always saved
+        state = {**self.state_dict(epoch), "ranks": ranks}
+        save_atomic(state, self.run_dir / CHECKPOINT)  # first: a logged epoch is always saved
         with open(self.run_dir / METRICS, "a") as handle:
             handle.write(json.dumps(metrics) + "\n")
 
@@ -366,8 +394,8 @@ class Trainer:
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict(),
             "train_loader": self.train_loader.state_dict(),
-            "mix_generator": self.mix_generator.get_state(),
-            "rng": rng_state(),
+            "coin_generator": self.coin_generator.get_state(),
+            **self._rank_state(),
             "history": [{k: v for k, v in m.items() if v is not None} for m in self.history],
         }
 
@@ -378,8 +406,10 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
         self.train_loader.load_state_dict(state["train_loader"])
-        self.mix_generator.set_state(state["mix_generator"])
-        set_rng_state(state["rng"])
+        self.coin_generator.set_state(state["coin_generator"])
+        mine = state["ranks"][self.rank] if len(state.get("ranks", [])) == self.world_size else state
+        self.mix_generator.set_state(mine["mix_generator"])
+        set_rng_state(mine["rng"])
         self.history = [dict(m) for m in state["history"]]
         self.start_epoch = int(state["epoch"]) + 1
         if self.run_dir is not None and self.is_main and (self.run_dir / METRICS).exists():
@@ -391,6 +421,7 @@ class Trainer:
         if self.run_dir is None:
             raise ValueError("resume needs a run directory (config.out)")
         if (self.run_dir / CHECKPOINT).exists():
-            self.load_state_dict(load_checkpoint(self.run_dir / CHECKPOINT, map_location=self.device))
+            # On the CPU: RNG states must stay CPU byte tensors; model and optimiser states follow their parameters.
+            self.load_state_dict(load_checkpoint(self.run_dir / CHECKPOINT, map_location="cpu"))
         elif self.is_main:
             (self.run_dir / METRICS).unlink(missing_ok=True)

@@ -206,6 +206,6 @@ class BetaMixer(Mixer):
         self.alpha = float(alpha)
         self.per_sample = bool(per_sample)
 
-    def _draw_lambda(self, batch: int, generator: torch.Generator | None) -> Tensor:
-        """``[batch]`` draws of Beta(alpha, alpha) when ``per_sample``, else ``[1]``."""
-        return MF.sample_beta(self.alpha, (batch if self.per_sample else 1,), generator)
+    def _draw_lambda(self, batch: int, generator: torch.Generator | None, device: torch.device) -> Tensor:
+        """``[batch]`` draws of Beta(alpha, alpha) on ``device`` when ``per_sample``, else ``[1]``."""
+        return MF.sample_beta(self.alpha, (batch if self.per_sample else 1,), generator, device)

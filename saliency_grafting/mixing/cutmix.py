@@ -23,11 +23,11 @@ class CutMix(BetaMixer):
         self, images: Tensor, saliency: Tensor | None, perm: Tensor, generator: torch.Generator | None
     ) -> MixParams:
         batch, _, height, width = images.shape
-        lam = self._draw_lambda(batch, generator)
+        lam = self._draw_lambda(batch, generator, images.device)
         draws = len(lam)
         cut_h, cut_w = MF.cut_size(lam, height, width)
-        centre = MF.sample_uniform((2, draws), generator)
+        centre = MF.sample_uniform((2, draws), generator, images.device)
         centre_y, centre_x = (centre[0] * height).long(), (centre[1] * width).long()
-        box, area = MF.box_mask(*(t.to(images.device) for t in (centre_y, centre_x, cut_h, cut_w)), height, width)
+        box, area = MF.box_mask(centre_y, centre_x, cut_h, cut_w, height, width)
         mask = (~box).to(images.dtype).expand(batch, 1, height, width)
         return MixParams(perm=perm, mask=mask, lam=(1.0 - area).expand(batch))

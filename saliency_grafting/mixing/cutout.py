@@ -31,7 +31,7 @@ class Cutout(Mixer):
     ) -> MixParams:
         batch, _, height, width = images.shape
         side = self.size if self.size is not None else max(min(height, width) // 2, 1)
-        centre = MF.sample_uniform((2, batch), generator).to(images.device)
+        centre = MF.sample_uniform((2, batch), generator, images.device)
         sides = torch.full((batch,), side, device=images.device)
         hole, _ = MF.box_mask((centre[0] * height).long(), (centre[1] * width).long(), sides, sides, height, width)
         return MixParams(

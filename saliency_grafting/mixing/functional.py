@@ -17,6 +17,7 @@ __all__ = [
     "sample_beta",
     "sample_uniform",
     "smooth_targets",
+    "to_device",
     "to_targets",
     "top_k_regions",
     "upsample_regions",
@@ -26,29 +27,43 @@ __all__ = [
 def draw_device(generator: torch.Generator | None) -> torch.device:
     """The device random numbers are drawn on: the generator's own (CPU for the default generator).
 
-    Drawing on the generator's device and moving the small result to the batch's device keeps seeded runs
-    identical on every device and needs no host synchronisation when the generator lives on the CPU.
+    Drawing on the generator's device and moving the small result to the batch's device (``to_device``: pinned
+    memory, a non-blocking copy) keeps seeded runs identical on every device without blocking the host.
     """
     return generator.device if generator is not None else torch.device("cpu")
 
 
-def sample_uniform(shape: tuple[int, ...], generator: torch.Generator | None) -> Tensor:
-    """U[0, 1) float32 samples of ``shape`` drawn from ``generator``."""
-    return torch.rand(shape, generator=generator, device=draw_device(generator))
+def to_device(tensor: Tensor, device: torch.device | None) -> Tensor:
+    """Move a small drawn tensor to ``device`` without blocking the host (pinned memory, non-blocking copy)."""
+    if device is None or tensor.device == device:
+        return tensor
+    if tensor.device.type == "cpu" and device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
 
 
-def sample_beta(alpha: float, shape: tuple[int, ...], generator: torch.Generator | None) -> Tensor:
+def sample_uniform(
+    shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device | None = None
+) -> Tensor:
+    """U[0, 1) float32 samples of ``shape`` drawn from ``generator``, delivered on ``device``."""
+    return to_device(torch.rand(shape, generator=generator, device=draw_device(generator)), device)
+
+
+def sample_beta(
+    alpha: float, shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device | None = None
+) -> Tensor:
     """Beta(alpha, alpha) float32 samples of ``shape``, drawn from ``generator`` as a ratio of two gammas."""
     concentration = torch.full((2, *shape), float(alpha), device=draw_device(generator))
     gammas = torch._standard_gamma(concentration, generator=generator)
     total = gammas[0] + gammas[1]
     # For tiny alpha both gammas can underflow to 0; the limit of Beta(a, a) as a -> 0 is a fair coin on {0, 1}.
-    return torch.where(total > 0, gammas[0] / total.clamp_min(torch.finfo(total.dtype).tiny), (gammas[1] == 0).float())
+    draws = torch.where(total > 0, gammas[0] / total.clamp_min(torch.finfo(total.dtype).tiny), (gammas[1] == 0).float())
+    return to_device(draws, device)
 
 
 def random_permutation(batch_size: int, generator: torch.Generator | None, device: torch.device) -> Tensor:
     """A uniformly random permutation of ``range(batch_size)`` on ``device`` (the partner index j of each i)."""
-    return torch.randperm(batch_size, generator=generator, device=draw_device(generator)).to(device)
+    return to_device(torch.randperm(batch_size, generator=generator, device=draw_device(generator)), device)
 
 
 def to_targets(labels: Tensor, num_classes: int, dtype: torch.dtype = torch.float32) -> Tensor:

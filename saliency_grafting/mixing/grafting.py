@@ -129,8 +129,8 @@ class SaliencyGrafting(Mixer):
         # The batch's draws: the grid size and p_B ~ Beta(alpha, alpha); then the Bernoulli field P.
         pick = int(torch.randint(len(sizes), (), generator=generator, device=MF.draw_device(generator)))
         size = min(sizes[pick], height, width)
-        p_b = MF.sample_beta(self.alpha, (), generator)
-        bernoulli = MF.sample_uniform((batch, size, size), generator).to(device) < p_b.to(device)
+        p_b = MF.sample_beta(self.alpha, (), generator, device)
+        bernoulli = MF.sample_uniform((batch, size, size), generator, device) < p_b
 
         s = MF.resize_saliency(saliency.to(device), size)  # S_i on the region grid, [B, g, g]
         scale = s.flatten(1).amax(1).clamp_min(torch.finfo(s.dtype).tiny).view(-1, 1, 1)
@@ -145,7 +145,7 @@ class SaliencyGrafting(Mixer):
             region_mask = thresholded & bernoulli
         else:
             # Table 7's deterministic top-k: the round(p_B * n_i) most salient regions above the threshold.
-            count = (p_b.to(device) * thresholded.flatten(1).sum(1)).round().long()
+            count = (p_b * thresholded.flatten(1).sum(1)).round().long()
             region_mask = MF.top_k_regions(s_prime, count) & thresholded
         region_mask = region_mask.float()
 

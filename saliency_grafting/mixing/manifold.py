@@ -65,8 +65,8 @@ class ManifoldMixup(BetaMixer):
         batch = images.shape[0]
         count = 1 + (len(self.layers) if self.layers is not None else 2)
         layer = int(torch.randint(count, (), generator=generator, device=MF.draw_device(generator)))
-        lam = self._draw_lambda(batch, generator).expand(batch)
-        return ManifoldParams(perm=perm, mask=None, lam=lam.to(images.device), layer=layer)
+        lam = self._draw_lambda(batch, generator, images.device).expand(batch)
+        return ManifoldParams(perm=perm, mask=None, lam=lam, layer=layer)
 
     def forward(
         self, model: nn.Module, images: Tensor, labels: Tensor, params: ManifoldParams

@@ -20,5 +20,5 @@ class Mixup(BetaMixer):
         self, images: Tensor, saliency: Tensor | None, perm: Tensor, generator: torch.Generator | None
     ) -> MixParams:
         batch = images.shape[0]
-        lam = self._draw_lambda(batch, generator).expand(batch)
-        return MixParams(perm=perm, mask=None, lam=lam.to(images.device))
+        lam = self._draw_lambda(batch, generator, images.device).expand(batch)
+        return MixParams(perm=perm, mask=None, lam=lam)

@@ -56,8 +56,9 @@ def _graph_cut(unary: np.ndarray, pairwise: np.ndarray, cost_v: np.ndarray, cost
 
 def _block_distances(n: int, device: torch.device) -> Tensor:
     """Squared distance between the block positions of an ``n x n`` grid, divided by ``(n - 1)^2``: ``[n^2, n^2]``."""
-    pos = torch.stack(torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij"), -1).view(-1, 2).float()
-    return (torch.cdist(pos, pos) ** 2 / max(n - 1, 1) ** 2).to(device)
+    side = torch.arange(n, device=device, dtype=torch.float32)
+    pos = torch.stack(torch.meshgrid(side, side, indexing="ij"), -1).view(-1, 2)
+    return torch.cdist(pos, pos) ** 2 / max(n - 1, 1) ** 2
 
 
 def transport_plan(mask: Tensor, saliency: Tensor, eps: float) -> Tensor:
@@ -83,7 +84,7 @@ def transport_blocks(images: Tensor, plan: Tensor, n: int) -> Tensor:
     batch, channels, height, width = images.shape
     bh, bw = height // n, width // n
     blocks = images.reshape(batch, channels, n, bh, n, bw).permute(0, 2, 4, 1, 3, 5).reshape(batch, n * n, -1)
-    moved = plan.transpose(-2, -1).to(images.dtype) @ blocks
+    moved = (plan.transpose(-2, -1).to(images.dtype) @ blocks).to(images.dtype)  # autocast may lower the matmul
     return moved.view(batch, n, n, channels, bh, bw).permute(0, 3, 1, 4, 2, 5).reshape(batch, channels, height, width)
 
 
@@ -180,7 +181,7 @@ class PuzzleMix(Mixer):
         if not (source or dest):
             return None
         eps = self.adv_eps / 255
-        start = (MF.sample_uniform(tuple(images.shape), generator).to(images.device) * 2 - 1) * eps
+        start = (MF.sample_uniform(tuple(images.shape), generator, images.device) * 2 - 1) * eps
         start = (self._pixels(images) + start).clamp(0, 1) - self._pixels(images)  # the noisy pixels stay in range
         return AdversarialDraw(source, dest, start)
 
@@ -192,7 +193,7 @@ class PuzzleMix(Mixer):
         """The noise: start plus a signed-gradient step, clipped to ``±adv_eps / 255``, times ``U(0, 1)``."""
         eps = self.adv_eps / 255
         noise = (draw.start + (self.adv_eps + 2) / 255 * gradient.sign()).clamp(-eps, eps)
-        return noise * MF.sample_uniform((), generator).to(noise.device)
+        return noise * MF.sample_uniform((), generator, noise.device)
 
     def with_noise(self, params: PuzzleMixParams, draw: AdversarialDraw, noise: Tensor) -> PuzzleMixParams:
         """``params`` that add ``noise`` to x_i and / or x_perm (as drawn) before the mix."""
@@ -230,12 +231,12 @@ class PuzzleMix(Mixer):
         n = self.block_nums[pick]
         if height != width or width % n != 0:
             raise ValueError(f"PuzzleMix needs square images divisible by the block grid {n}, got {height}x{width}")
-        lam = MF.sample_beta(self.alpha, (batch,), generator).to(device)
+        lam = MF.sample_beta(self.alpha, (batch,), generator, device)
         block = width // n
         # Pooling sizes must divide the block (the official code assumes so; gcd keeps e.g. 48 px images working).
         neigh = math.gcd(min(self.neigh_size, block), block)
         t_size = block if self.t_size is None else math.gcd(min(self.t_size, block), block)
-        beta, gamma = self.beta / n / 16, self.gamma / n / 16
+        beta, gamma = self.beta / n / 16, self.gamma  # the official code normalises beta only
         sal = F.interpolate(saliency.float().unsqueeze(1), size=(height, width), mode="bilinear") if (
             saliency.shape[-2:] != (height, width)) else saliency.float().unsqueeze(1)  # fmt: skip
 

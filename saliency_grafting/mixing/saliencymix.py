@@ -45,7 +45,7 @@ class SaliencyMix(BetaMixer):
         self, images: Tensor, saliency: Tensor | None, perm: Tensor, generator: torch.Generator | None
     ) -> MixParams:
         batch, _, height, width = images.shape
-        lam = self._draw_lambda(batch, generator).to(images.device)
+        lam = self._draw_lambda(batch, generator, images.device)
         draws = len(lam)
         cut_h, cut_w = MF.cut_size(lam, height, width)
         donors = perm[:draws]

@@ -17,18 +17,23 @@ def input_gradient_saliency(
     model: nn.Module,
     images: Tensor,
     labels: Tensor,
-    loss_fn: Callable[[Tensor, Tensor], Tensor] = F.cross_entropy,
+    loss_fn: Callable[[Tensor, Tensor], Tensor] | None = None,
     *,
     return_gradient: bool = False,
 ) -> Tensor | tuple[Tensor, Tensor]:
     """``sqrt(mean_c (dL/dx)^2)`` per pixel, ``[B, H, W]``, from one extra forward and backward pass.
 
-    The model's parameter gradients are left untouched (``torch.autograd.grad`` w.r.t. the input only); with
+    ``L`` defaults to the cross-entropy *summed* over the batch, so each sample's gradient is that of its own
+    loss, whatever the batch size (a mean would shrink it by ``1/B`` and let fp16 underflow). The model's
+    parameter gradients are left untouched (``torch.autograd.grad`` w.r.t. the input only); with
     ``return_gradient`` the raw gradient ``[B, C, H, W]`` comes too (PuzzleMix's adversarial noise uses its sign).
     """
     inputs = images.detach().requires_grad_(True)
     with torch.enable_grad():
-        loss = loss_fn(model(inputs), labels)
+        logits = model(inputs)
+        loss = (
+            loss_fn(logits, labels) if loss_fn is not None else F.cross_entropy(logits.float(), labels, reduction="sum")
+        )
         (grad,) = torch.autograd.grad(loss, inputs)
     saliency = grad.float().pow(2).mean(dim=1).sqrt()
     return (saliency, grad.detach()) if return_gradient else saliency

@@ -141,3 +141,11 @@ def test_tensor_loader_batches_augments_and_shards() -> None:
     ranks = [torch.cat([y for _, y in TensorLoader(images, labels, batch_size=5, train=True, seed=0, rank=r,
                                                    world_size=2, **kw)]) for r in range(2)]  # fmt: skip
     assert len(set(ranks[0].tolist()) & set(ranks[1].tolist())) == 0
+
+
+def test_distributed_evaluation_covers_every_sample_once() -> None:
+    labels = torch.arange(1025)
+    images = torch.zeros(1025, 3, 2, 2, dtype=torch.uint8)
+    kw = {"mean": torch.zeros(3), "std": torch.ones(3), "batch_size": 512, "train": False, "world_size": 2}
+    seen = torch.cat([y for rank in range(2) for _, y in TensorLoader(images, labels, rank=rank, **kw)])
+    assert sorted(seen.tolist()) == list(range(1025))

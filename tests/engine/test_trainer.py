@@ -208,3 +208,25 @@ def test_bf16_autocast_and_channels_last_train_on_cpu() -> None:
     assert images.is_contiguous(memory_format=torch.channels_last)
     metrics = trainer.train_epoch(0)
     assert math.isfinite(metrics["train_loss"]) and trainer.evaluate()["top1_error"] <= 100
+
+
+def test_each_rank_gets_back_its_own_generators_on_resume() -> None:
+    trainer = Trainer(TrainConfig(epochs=1, **SMALL), data=small_data())
+    states = []
+    for seed in (11, 22):
+        g = torch.Generator().manual_seed(seed)
+        states.append({"mix_generator": g.get_state(), "rng": {"cpu": torch.manual_seed(seed).get_state()}})
+    state = {**trainer.state_dict(0), "ranks": states}
+    trainer.rank, trainer.world_size = 1, 2  # as rank 1 of 2 would load the shared checkpoint
+    trainer.load_state_dict(state)
+    assert torch.equal(trainer.mix_generator.get_state(), states[1]["mix_generator"])
+    assert torch.equal(torch.get_rng_state(), states[1]["rng"]["cpu"])
+
+
+def test_the_mix_coin_does_not_depend_on_the_rank() -> None:
+    a = Trainer(TrainConfig(epochs=1, mix_prob=0.5, **SMALL), data=small_data())
+    b = Trainer(TrainConfig(epochs=1, mix_prob=0.5, **SMALL), data=small_data())
+    b.mix_generator.manual_seed(12345)  # another rank's mixing stream
+    assert torch.equal(a.coin_generator.get_state(), b.coin_generator.get_state())
+    with pytest.raises(ValueError, match="--compile cannot be combined with manifold_mixup"):
+        Trainer(TrainConfig(epochs=1, mixer="manifold_mixup", compile=True, **SMALL), data=small_data())

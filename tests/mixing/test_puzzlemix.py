@@ -135,3 +135,12 @@ def test_adversarial_noise_is_bounded_and_follows_the_gradient_sign() -> None:
     assert sg.PuzzleMix(num_classes=NUM_CLASSES).start_adversarial(images, seeded()) is None
     with pytest.raises(ValueError, match="adv_p"):
         sg.PuzzleMix(num_classes=NUM_CLASSES, adv_p=2.0)
+
+
+def test_puzzlemix_runs_under_bf16_autocast() -> None:
+    mixer = sg.PuzzleMix(num_classes=NUM_CLASSES, block_nums=(4,))
+    images, labels, _ = make_batch(4)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed, soft = mixer(images, labels, torch.rand(4, 32, 32, generator=seeded()), generator=seeded())
+    assert mixed.dtype == images.dtype and torch.isfinite(mixed).all()
+    torch.testing.assert_close(soft.sum(1), torch.ones(4))

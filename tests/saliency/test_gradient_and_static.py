@@ -28,7 +28,7 @@ def test_input_gradient_saliency_is_rms_over_channels_and_leaves_params_alone() 
     saliency = sg.input_gradient_saliency(net, x, y)
     assert all(p.grad is None for p in net.parameters())
     xr = x.clone().requires_grad_(True)
-    nn.functional.cross_entropy(net(xr), y).backward()
+    nn.functional.cross_entropy(net(xr), y, reduction="sum").backward()
     torch.testing.assert_close(saliency, xr.grad.pow(2).mean(1).sqrt())
     assert not x.requires_grad
 
