@@ -11,9 +11,9 @@ __all__ = ["PreActBlock", "PreActResNet"]
 
 
 class PreActBlock(nn.Module):
-    """BN-ReLU-conv3x3-BN-ReLU-conv3x3 with an identity (or 1x1 projection) shortcut."""
+    """BN-ReLU-conv3x3-BN-ReLU-(dropout)-conv3x3 with an identity (or 1x1 projection) shortcut."""
 
-    def __init__(self, cin: int, cout: int, stride: int = 1) -> None:
+    def __init__(self, cin: int, cout: int, stride: int = 1, dropout: float = 0.0) -> None:
         super().__init__()
         self.bn1 = nn.BatchNorm2d(cin)
         self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
@@ -23,13 +23,15 @@ class PreActBlock(nn.Module):
         if stride != 1 or cin != cout:
             self.shortcut = nn.Conv2d(cin, cout, 1, stride=stride, bias=False)
         self.regulariser: nn.Module = nn.Identity()  # applied to the residual branch (ShakeDrop)
+        self.dropout = dropout
 
     def forward(self, x: Tensor) -> Tensor:
         out = F.relu(self.bn1(x))
         shortcut = self.shortcut(out) if self.shortcut is not None else x
-        out = self.conv1(out)
-        out = self.conv2(F.relu(self.bn2(out)))
-        return self.regulariser(out) + shortcut
+        out = F.relu(self.bn2(self.conv1(out)))
+        if self.dropout > 0:
+            out = F.dropout(out, p=self.dropout, training=self.training)
+        return self.regulariser(self.conv2(out)) + shortcut
 
 
 class PreActResNet(nn.Module):

@@ -5,32 +5,14 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from saliency_grafting.models.preact_resnet import PreActBlock
+
 __all__ = ["WideResNet"]
 
 
-class WideBlock(nn.Module):
-    """Pre-activation wide basic block with optional dropout between the two 3x3 convolutions."""
-
-    def __init__(self, cin: int, cout: int, stride: int, dropout: float) -> None:
-        super().__init__()
-        self.bn1 = nn.BatchNorm2d(cin)
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
-        self.dropout = dropout
-        self.shortcut = nn.Conv2d(cin, cout, 1, stride=stride, bias=False) if stride != 1 or cin != cout else None
-        self.regulariser: nn.Module = nn.Identity()  # applied to the residual branch (ShakeDrop)
-
-    def forward(self, x: Tensor) -> Tensor:
-        out = F.relu(self.bn1(x))
-        shortcut = self.shortcut(out) if self.shortcut is not None else x
-        out = F.relu(self.bn2(self.conv1(out)))
-        out = F.dropout(out, p=self.dropout, training=self.training)
-        return self.regulariser(self.conv2(out)) + shortcut
-
-
 class WideResNet(nn.Module):
-    """WRN-``depth``-``width``: three stages of ``(depth - 4) / 6`` wide blocks (16k, 32k, 64k channels)."""
+    """WRN-``depth``-``width``: three stages of ``(depth - 4) / 6`` wide pre-activation blocks (16k, 32k, 64k
+    channels), with optional dropout inside each block."""
 
     def __init__(self, num_classes: int, depth: int = 28, width: int = 10, dropout: float = 0.0) -> None:
         super().__init__()
@@ -43,7 +25,7 @@ class WideResNet(nn.Module):
         for stage in range(3):
             stride = 1 if stage == 0 else 2
             out = widths[stage + 1]
-            blocks = [WideBlock(cin if i == 0 else out, out, stride if i == 0 else 1, dropout) for i in range(n)]
+            blocks = [PreActBlock(cin if i == 0 else out, out, stride if i == 0 else 1, dropout) for i in range(n)]
             self.add_module(f"block{stage + 1}", nn.Sequential(*blocks))
             cin = out
         self.bn = nn.BatchNorm2d(cin)
