@@ -119,7 +119,7 @@ def check_claim(name: str, cells: dict[Any, Any]) -> str:
             means = _means(cells, columns[0], f"occluded_{fraction:g}")
             parts.append(f"k = {100 * fraction:g} %: lowest {_best(means)} ({means[_best(means)]:.2f} %)")
         return "; ".join(parts) + "."
-    if name == "table7":
+    if name in ("table7", "sweep"):
         parts = [f"{column or 'all'}: best {_best(_means(cells, column))}" for column in columns]
         return "; ".join(parts) + "."
     slopes = []

@@ -27,7 +27,9 @@ def test_cpu_scale_shares_cells_across_tables() -> None:
     keys = {name: {run_key(c.to_dict()) for _, _, c in plan(name, "cpu", 1, "/d")} for name in EXPERIMENTS}
     assert keys["table3"] <= keys["table1"] and keys["table6"] <= keys["table1"]
     assert len(keys["table7"] & keys["table1"]) == 1  # stochastic + saliency labels is plain SG
-    assert len(set().union(*keys.values())) == 50
+    paper = [keys[name] for name in EXPERIMENTS if name != "sweep"]
+    assert len(set().union(*paper)) == 50
+    assert len(keys["sweep"] & keys["table1"]) == 1 and len(keys["sweep"]) == 12  # the defaults are plain SG
 
 
 def test_paper_scale_uses_the_papers_settings() -> None:
