@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import multiprocessing
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,10 +49,20 @@ def _neighbour_penalty(top: Tensor, bottom: Tensor, k: int) -> tuple[Tensor, Ten
     return F.avg_pool2d(dx.abs().mean(1), (1, k)), F.avg_pool2d(dy.abs().mean(1), (k, 1))
 
 
-def _graph_cut(unary: np.ndarray, pairwise: np.ndarray, cost_v: np.ndarray, cost_h: np.ndarray) -> np.ndarray:
+def _graph_cuts(unary: np.ndarray, pairwise: np.ndarray, cost_v: np.ndarray, cost_h: np.ndarray) -> np.ndarray:
+    """Alpha-beta-swap graph cuts of a chunk of samples (one worker process runs one chunk)."""
     import gco
 
-    return gco.cut_grid_graph(unary, pairwise, cost_v, cost_h, algorithm="swap")
+    return np.stack(
+        [gco.cut_grid_graph(u, pairwise, v, h, algorithm="swap") for u, v, h in zip(unary, cost_v, cost_h, strict=True)]
+    )
+
+
+def _process_pool(workers: int) -> ProcessPoolExecutor:
+    """Worker processes for the graph cuts: gco keeps global state, so threads would corrupt it."""
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")  # the workers use no torch
+    return ProcessPoolExecutor(workers, mp_context=context)
 
 
 def _block_distances(n: int, device: torch.device) -> Tensor:
@@ -64,19 +75,34 @@ def _block_distances(n: int, device: torch.device) -> Tensor:
 def transport_plan(mask: Tensor, saliency: Tensor, eps: float) -> Tensor:
     """PuzzleMix's greedy transport: move salient blocks into the region ``mask > 0`` keeps, ``[B, N, N]``.
 
-    Cost ``eps * C[i, j] - saliency[i] * z[j]``; ``n`` rounds of: every block i picks its cheapest destination,
-    each destination keeps the cheapest claimant, the losers pay 1 more for that destination.
+    Cost ``eps * C[i, j] - saliency[i] * z[j]``; ``n`` rounds of: every block i claims its cheapest destination,
+    each destination goes to the first of its cheapest claimants (as the official argmin over ``plan * cost`` does:
+    unclaimed entries count as 0, so a destination nobody claims below 0 stays empty), and the losers pay 1 more
+    for the destination they lost. Claims are kept as indices, so a round costs one argmin over the cost matrix.
     """
     batch, n = mask.shape[0], mask.shape[-1]
-    z = (mask > 0).float().view(batch, 1, n * n)
-    cost = eps * _block_distances(n, mask.device) - saliency.reshape(batch, n * n, 1) * z
-    won = torch.zeros_like(cost)
+    size = n * n
+    z = (mask > 0).float().view(batch, 1, size)
+    cost = eps * _block_distances(n, mask.device) - saliency.reshape(batch, size, 1) * z
+    rows = torch.arange(size, device=cost.device).expand(batch, size)
+    wins = torch.zeros(batch, size, dtype=torch.bool, device=cost.device)
+    choice = rows
     for _ in range(n):
-        plan = F.one_hot(cost.argmin(-1), n * n).to(cost.dtype)
-        winners = F.one_hot((plan * cost).argmin(-2), n * n).to(cost.dtype).transpose(-2, -1)
-        won = winners * plan
-        cost = cost + (1 - won) * plan
-    return won
+        choice = cost.argmin(-1)  # [B, N]: the destination each block claims
+        claim = cost.gather(-1, choice.unsqueeze(-1)).squeeze(-1)
+        best = torch.full_like(claim, torch.inf).scatter_reduce(1, choice, claim, "amin")  # per destination
+        first_best = torch.full_like(choice, size).scatter_reduce(
+            1, choice, torch.where(claim == best.gather(1, choice), rows, size), "amin"
+        )
+        # The first block that does not claim destination j (the dense argmin's zeros); size if every block does.
+        differs = choice != choice[:, :1]
+        first_other = torch.where(differs.any(1), differs.int().argmax(1), size)
+        first_free = torch.zeros_like(choice).scatter_(1, choice[:, :1], first_other.unsqueeze(1))
+        claimed = first_best < size
+        keeps = claimed & ((best < 0) | (first_free == size) | ((best == 0) & (first_best < first_free)))
+        wins = keeps.gather(1, choice) & (first_best.gather(1, choice) == rows)
+        cost = cost.scatter_add(-1, choice.unsqueeze(-1), (~wins).to(cost.dtype).unsqueeze(-1))
+    return torch.zeros_like(cost).scatter_(-1, choice.unsqueeze(-1), wins.to(cost.dtype).unsqueeze(-1))
 
 
 def transport_blocks(images: Tensor, plan: Tensor, n: int) -> Tensor:
@@ -95,12 +121,12 @@ class PuzzleMix(Mixer):
     cost is the block-pooled input-gradient saliency (``saliency``, ``[B, H, W]``, e.g. from
     ``input_gradient_saliency``), the smoothness cost the image differences across block boundaries (``gamma``),
     the label cost ``beta`` and the prior ``eta`` on the binomial label probabilities of ``lambda``. The mask over
-    ``n_labels`` values {1, ..., 0} is solved per sample by alpha-beta-swap graph cuts, in a thread pool of
-    ``workers``. Then (``transport``) salient blocks of each image move into the region it keeps, on a ``t_size``
-    px grid (``None``: the mask's block grid, the Tiny-ImageNet setting) with cost weight ``t_eps``. The label
-    weight is the mask mean. Set ``mean``/``std`` to the images' normalisation so that the smoothness term sees
-    pixels, as the official code does (the trainer does). The graph cuts run on the CPU: the costs are copied to
-    the host once per batch.
+    ``n_labels`` values {1, ..., 0} is solved per sample by alpha-beta-swap graph cuts, in ``workers`` processes
+    (gco keeps global state, so not threads). Then (``transport``) salient blocks of each image move into the
+    region it keeps, on a ``t_size`` px grid (``None``: the mask's block grid, the Tiny-ImageNet setting) with
+    cost weight ``t_eps``. The label weight is the mask mean. Set ``mean``/``std`` to the images' normalisation
+    so that the smoothness term sees pixels, as the official code does (the trainer does). The graph cuts run on
+    the CPU: the costs are copied to the host once per batch.
 
     Adversarial noise (``adv_p > 0``, off by default as in the official CIFAR command): per batch, x_i and x_perm
     each get noise with probability ``adv_p``. The input gradient is taken at the images plus uniform noise in
@@ -155,13 +181,16 @@ class PuzzleMix(Mixer):
         self.mean, self.std = mean, std
         self.adv_p, self.adv_eps = float(adv_p), float(adv_eps)
         self.workers = workers or os.cpu_count() or 1
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: ProcessPoolExecutor | None = None
 
     def _stats(self, images: Tensor) -> tuple[Tensor, Tensor]:
         if self.mean is None or self.std is None:
             return torch.zeros(1, device=images.device), torch.ones(1, device=images.device)
         return (torch.tensor(self.mean, device=images.device).view(1, -1, 1, 1),
                 torch.tensor(self.std, device=images.device).view(1, -1, 1, 1))  # fmt: skip
+
+    def __getstate__(self) -> dict[str, object]:
+        return {**self.__dict__, "_pool": None}  # a pool does not pickle; a copy makes its own
 
     def _pixels(self, images: Tensor) -> Tensor:
         mean, std = self._stats(images)
@@ -216,10 +245,15 @@ class PuzzleMix(Mixer):
         edges_v = (large * (pw_x + beta) / levels**2).round().to(torch.int32).cpu().numpy()
         edges_h = (large * (pw_y + beta) / levels**2).round().to(torch.int32).cpu().numpy()
         pairwise = ((np.arange(self.n_labels)[:, None] - np.arange(self.n_labels)[None, :]) ** 2).astype(np.int32)
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.workers)  # gco's C calls release the GIL
-        labels = list(self._pool.map(_graph_cut, unary, [pairwise] * batch, edges_v, edges_h))
-        return 1.0 - torch.from_numpy(np.stack(labels)).float().view(batch, n, n).to(cost_keep.device) / levels
+        chunks = np.array_split(np.arange(batch), min(self.workers, batch))
+        if len(chunks) == 1:
+            labels = _graph_cuts(unary, pairwise, edges_v, edges_h)
+        else:
+            if self._pool is None:
+                self._pool = _process_pool(self.workers)
+            parts = [self._pool.submit(_graph_cuts, unary[c], pairwise, edges_v[c], edges_h[c]) for c in chunks]
+            labels = np.concatenate([part.result() for part in parts])
+        return 1.0 - torch.from_numpy(labels).float().view(batch, n, n).to(cost_keep.device) / levels
 
     def _sample(
         self, images: Tensor, saliency: Tensor | None, perm: Tensor, generator: torch.Generator | None

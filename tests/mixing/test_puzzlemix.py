@@ -144,3 +144,32 @@ def test_puzzlemix_runs_under_bf16_autocast() -> None:
         mixed, soft = mixer(images, labels, torch.rand(4, 32, 32, generator=seeded()), generator=seeded())
     assert mixed.dtype == images.dtype and torch.isfinite(mixed).all()
     torch.testing.assert_close(soft.sum(1), torch.ones(4))
+
+
+def dense_transport_plan(mask: torch.Tensor, saliency: torch.Tensor, eps: float) -> torch.Tensor:
+    """The official algorithm written densely, as a reference: one-hot plans and an argmin over plan * cost."""
+    batch, n = mask.shape[0], mask.shape[-1]
+    pos = torch.stack(torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij"), -1).view(-1, 2).float()
+    distance = ((pos[:, None] - pos[None]) ** 2).sum(-1) / max(n - 1, 1) ** 2
+    z = (mask > 0).float().view(batch, 1, n * n)
+    cost = eps * distance - saliency.reshape(batch, n * n, 1) * z
+    won = torch.zeros_like(cost)
+    for _ in range(n):
+        plan = torch.nn.functional.one_hot(cost.argmin(-1), n * n).float()
+        winners = torch.nn.functional.one_hot((plan * cost).argmin(-2), n * n).float().transpose(-2, -1)
+        won = winners * plan
+        cost = cost + (1 - won) * plan
+    return won
+
+
+@given(seed=st.integers(0, 10_000), n=st.sampled_from([2, 3, 4, 8]), eps=st.sampled_from([0.0, 0.1, 0.8, 5.0]),
+       zeros=st.booleans())  # fmt: skip
+def test_property_index_transport_equals_the_dense_official_algorithm(
+    seed: int, n: int, eps: float, zeros: bool
+) -> None:
+    g = seeded(seed)
+    mask = (torch.rand(3, n, n, generator=g) > 0.5).float()
+    saliency = torch.rand(3, n, n, generator=g)
+    if zeros:  # blocks without saliency produce exact ties
+        saliency = saliency * (torch.rand(3, n, n, generator=g) > 0.5)
+    assert torch.equal(transport_plan(mask, saliency, eps), dense_transport_plan(mask, saliency, eps))
