@@ -235,8 +235,8 @@ class Trainer:
         if needs_clean_pass:
             with self.autocast(), torch.set_grad_enabled(clean):  # a saliency-only pass needs no graph
                 out = self.net(images)
-            samples += len(images)
-            if clean:
+            if clean:  # samples count when they feed the loss, not for a saliency-only pass
+                samples += len(images)
                 logits = out
                 loss = F.cross_entropy(out.float(), labels, label_smoothing=self.config.label_smoothing)
         if mixing and isinstance(self.mixer, AugMix):  # CE(clean) + w * JS(clean, view 1, view 2)

@@ -72,7 +72,8 @@ def test_mix_prob_zero_never_mixes_and_losses_are_finite() -> None:
 def test_attentive_cutmix_gets_forward_saliency_with_a_saliency_only_pass() -> None:
     trainer = Trainer(TrainConfig(epochs=1, mixer="attentive_cutmix", **SMALL), data=small_data())
     metrics = trainer.train_epoch(0)
-    assert trainer.objective == "mixed" and metrics["samples_per_s"] / metrics["images_per_s"] == pytest.approx(2)
+    # The saliency-only clean pass is overhead, not a training sample.
+    assert trainer.objective == "mixed" and metrics["samples_per_s"] / metrics["images_per_s"] == pytest.approx(1)
 
 
 def test_seeded_runs_repeat_exactly() -> None:
