@@ -207,7 +207,7 @@ def _show(args: argparse.Namespace) -> None:
 
 
 def _reproduce(args: argparse.Namespace) -> None:
-    from saliency_grafting.experiments import EXPERIMENTS, plan, render, run_experiment
+    from saliency_grafting.experiments import EXPERIMENTS, plan, record_path, render, run_experiment
 
     names = list(EXPERIMENTS) if args.name == ["all"] else args.name
     unknown = [n for n in names if n not in EXPERIMENTS]
@@ -216,10 +216,11 @@ def _reproduce(args: argparse.Namespace) -> None:
     if args.seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
     out = Path(args.out or f"reproduce/{args.scale}")
-    if args.dry_run:
+    if args.dry_run:  # one line per run; "done" when its record exists in --out
         for name in names:
             for cell, seed, config in plan(name, args.scale, args.seeds, args.data_dir):
-                print(f"{name}\t{cell.row}\t{cell.column}\tseed {seed}\t{config.model} {config.mixer} "
+                status = "done" if record_path(out, config).exists() else "todo"
+                print(f"{status}\t{name}\t{cell.row}\t{cell.column}\tseed {seed}\t{config.model} {config.mixer} "
                       f"{config.regularizer} epochs {config.epochs}")  # fmt: skip
         return
     needs_data = {c.config.get("dataset") for n in names for c, _, _ in plan(n, args.scale, 1, None)} - {"synthetic"}
@@ -232,6 +233,7 @@ def _reproduce(args: argparse.Namespace) -> None:
             run_experiment(name, args.scale, args.seeds, out, args.data_dir, runs_dir=runs_dir)
         sections.append(render(name, args.scale, args.seeds, out, plot_dir=out))
     report = "\n".join(sections)
+    out.mkdir(parents=True, exist_ok=True)
     (out / f"report_{args.scale}.md").write_text(report)
     print(report)
 

@@ -111,3 +111,23 @@ def test_help_on_every_subcommand(capsys: pytest.CaptureFixture) -> None:
         assert code == 0 and "usage: sgraft " + command in out
     code, out, _ = run_cli(["train", "--help"], capsys)
     assert "--warmup-epochs" in out and "--per-class" in out and "--resume" in out
+
+
+def test_reproduce_dry_run_marks_finished_runs(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from saliency_grafting.experiments import plan, record_path
+
+    args = ["reproduce", "table7", "--scale", "cpu", "--seeds", "2", "--out", str(tmp_path), "--dry-run"]
+    code, out, _ = run_cli(args, capsys)
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 6 and all(line.startswith("todo\ttable7\t") for line in lines)
+    _, _, config = plan("table7", "cpu", 2, None)[1]
+    record_path(tmp_path, config).parent.mkdir(parents=True)
+    record_path(tmp_path, config).write_text("{}")
+    _, out, _ = run_cli(args, capsys)
+    assert [line.split("\t")[0] for line in out.splitlines()] == ["todo", "done", "todo", "todo", "todo", "todo"]
+
+
+def test_reproduce_report_only_creates_the_out_dir(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "new" / "dir"
+    code, text, _ = run_cli(["reproduce", "table7", "--scale", "cpu", "--out", str(out), "--report-only"], capsys)
+    assert code == 0 and "0 of 9 runs finished" in text and (out / "report_cpu.md").read_text() in text

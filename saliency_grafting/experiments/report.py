@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from saliency_grafting.experiments.runner import OCCLUSION_FRACTIONS, plan, record_path
-from saliency_grafting.experiments.suite import EXPERIMENTS
+from saliency_grafting.experiments.suite import EXPERIMENTS, cells_for
 
-__all__ = ["aggregate", "check_claim", "mean_se", "render"]
+__all__ = ["aggregate", "check_claim", "mean_se", "render", "setting"]
 
 
 def mean_se(values: list[float]) -> tuple[float, float]:
@@ -55,7 +55,7 @@ def render(name: str, scale: str, seeds: int, out: Path, plot_dir: Path | None =
     planned = len(cells) * seeds
     finished = sum(len(v.get("top1_error", [])) for v in cells.values())
     wall = sum(sum(v.get("wall_seconds", [])) for v in cells.values())
-    lines = [f"### {experiment.title}", ""]
+    lines = [f"### {experiment.title}", "", setting(name, scale), ""]
     if experiment.occlusion:
         header = [f"k = {100 * f:g} %" for f in OCCLUSION_FRACTIONS]
         lines += ["| method | " + " | ".join(header) + " |", "|---" + "|---:" * len(header) + "|"]
@@ -91,6 +91,24 @@ def _best(means: dict[str, float]) -> str:
     return min(means, key=means.get)
 
 
+def _versus(cells: dict[Any, Any], column: str, row: str, other: str, metric: str = "top1_error") -> str:
+    """``row`` against ``other`` in one column: the difference of means and whether it exceeds 2 standard errors."""
+    a, b = cells[(row, column)][metric], cells[(other, column)][metric]
+    (ma, sa), (mb, sb) = mean_se(a), mean_se(b)
+    se = math.hypot(sa, sb)
+    verdict = "within noise" if abs(ma - mb) <= 2 * se else ("lower" if ma < mb else "higher")
+    return f"{ma - mb:+.2f} points vs {other} ({verdict}, 2 s.e. = {2 * se:.2f})"
+
+
+def setting(name: str, scale: str) -> str:
+    """One line naming the base setting of an experiment's cells (model, data, images per class, epochs)."""
+    config = cells_for(name, scale)[0].config
+    per_class = config.get("per_class")
+    data = f"{config['dataset']}" + (f", {per_class} training images per class" if per_class else ", full training set")
+    epochs = f"{config['epochs']} epochs ({config['warmup_epochs']} warm-up)"
+    return f"Setting ({scale} scale): {config['model']} on {data}, {epochs}, batch {config.get('batch_size', 128)}."
+
+
 def _slope(xs: list[float], ys: list[float]) -> float:
     mx, my = statistics.fmean(xs), statistics.fmean(ys)
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
@@ -107,20 +125,30 @@ def check_claim(name: str, cells: dict[Any, Any]) -> str:
         for column in columns:
             means = _means(cells, column)
             if sg in means:
-                rank = sorted(means, key=means.get).index(sg) + 1
+                order = sorted(means, key=means.get)
+                rival = order[1] if order[0] == sg and len(order) > 1 else order[0]
                 where = f" at {column}" if column else ""
-                parts.append(
-                    f"SG ranks {rank} of {len(means)}{where} (best: {_best(means)}, {means[_best(means)]:.2f} %)"
-                )
+                gap = f"; {_versus(cells, column, sg, rival)}" if rival != sg else ""
+                parts.append(f"SG ranks {order.index(sg) + 1} of {len(means)}{where}{gap}")
         return "; ".join(parts) + "." if parts else "SG has no finished runs yet."
     if name == "table6":
         parts = []
         for fraction in OCCLUSION_FRACTIONS:
-            means = _means(cells, columns[0], f"occluded_{fraction:g}")
-            parts.append(f"k = {100 * fraction:g} %: lowest {_best(means)} ({means[_best(means)]:.2f} %)")
+            metric = f"occluded_{fraction:g}"
+            means = _means(cells, columns[0], metric)
+            order = sorted(means, key=means.get)
+            line = f"k = {100 * fraction:g} %: lowest {order[0]} ({means[order[0]]:.2f} %)"
+            if sg in means and len(order) > 1:
+                rival = order[1] if order[0] == sg else order[0]
+                line += f", SG {_versus(cells, columns[0], sg, rival, metric)}"
+            parts.append(line)
         return "; ".join(parts) + "."
     if name in ("table7", "sweep"):
-        parts = [f"{column or 'all'}: best {_best(_means(cells, column))}" for column in columns]
+        parts = []
+        for column in columns:
+            order = sorted(means := _means(cells, column), key=means.get)
+            gap = f", {_versus(cells, column, order[0], order[1])}" if len(order) > 1 else ""
+            parts.append(f"{column or 'all'}: best {order[0]}{gap}")
         return "; ".join(parts) + "."
     slopes = []
     for row in dict.fromkeys(r for r, _ in cells):

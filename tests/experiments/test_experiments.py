@@ -80,7 +80,12 @@ def test_claim_checks_read_the_means() -> None:
     from saliency_grafting.experiments.report import check_claim
 
     table = {("Vanilla", ""): {"top1_error": [30.0, 32.0]}, ("Saliency Grafting", ""): {"top1_error": [28.0, 29.0]}}
-    assert check_claim("table2", table) == "SG ranks 1 of 2 (best: Saliency Grafting, 28.50 %)."
+    # means 28.5 (s.e. 0.5) and 31 (s.e. 1): the gap of 2.5 exceeds 2 * sqrt(0.5² + 1²) = 2.236
+    assert check_claim("table2", table) == "SG ranks 1 of 2; -2.50 points vs Vanilla (lower, 2 s.e. = 2.24)."
+    table[("Vanilla", "")] = {"top1_error": [28.0, 31.0]}  # 29.5 ± 1.5: a gap of 1 is within 2 * 1.58
+    assert check_claim("table2", table) == "SG ranks 1 of 2; -1.00 points vs Vanilla (within noise, 2 s.e. = 3.16)."
+    table[("CutMix", "")] = {"top1_error": [20.0, 20.0]}
+    assert check_claim("table2", table) == "SG ranks 2 of 3; +8.50 points vs CutMix (higher, 2 s.e. = 1.00)."
     lines = {("Saliency Grafting", str(k)): {"top1_error": [40.0 - k]} for k in range(1, 4)}
     lines.update({("PuzzleMix", str(k)): {"top1_error": [35.0]} for k in range(1, 4)})
     assert check_claim("fig3", lines) == (
@@ -89,3 +94,10 @@ def test_claim_checks_read_the_means() -> None:
     )
     assert check_claim("table1", {("Vanilla", ""): {"top1_error": [3.0]}}) == "SG has no finished runs yet."
     assert check_claim("table1", {("Vanilla", ""): {}}) == "no finished runs yet."
+
+
+def test_setting_names_the_base_run() -> None:
+    from saliency_grafting.experiments.report import setting
+
+    assert setting("table5", "cpu").startswith("Setting (cpu scale): resnet_tiny on imagefolder")
+    assert "pyramidnet200 on cifar100, full training set, 300 epochs (5 warm-up), batch 64" in setting("table1", "paper")
