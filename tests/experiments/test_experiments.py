@@ -28,7 +28,8 @@ def test_cpu_scale_shares_cells_across_tables() -> None:
     assert keys["table3"] <= keys["table1"] and keys["table6"] <= keys["table1"]
     assert len(keys["table7"] & keys["table1"]) == 1  # stochastic + saliency labels is plain SG
     paper = [keys[name] for name in EXPERIMENTS if name != "sweep"]
-    assert len(set().union(*paper)) == 50
+    assert len(set().union(*paper)) == 46
+    assert sorted({c.column for c in cells_for("fig3", "cpu")}) == ["1", "2", "4", "6"]
     assert len(keys["sweep"] & keys["table1"]) == 1 and len(keys["sweep"]) == 12  # the defaults are plain SG
 
 
