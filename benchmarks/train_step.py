@@ -1,11 +1,12 @@
 """Training throughput of vanilla, CutMix, Saliency Grafting and PuzzleMix on one network and batch, in one run.
 
-    python benchmarks/train_step.py [--model convnet_small] [--batch-size 128] [--steps 40] [--markdown]
+    python benchmarks/train_step.py [--model convnet_small] [--batch-size 128] [--steps 40] [--all] [--markdown]
 
 Each method runs the harness's own step (``Trainer.train_step``: SG = clean + grafted batch with the hook's
 saliency, or the grafted batch only; PuzzleMix = an extra forward + backward for the input gradient, graph cuts,
 transport, the mixed batch; CutMix = the mixed batch) plus backward and SGD, on synthetic 32 px data. Images/s
 counts dataset images per second; samples/s counts every sample forwarded for the loss (SG's clean + grafted).
+``--all`` adds every other method of the reproduction suite (mixers and regularisers, as in Table 1).
 """
 
 from __future__ import annotations
@@ -19,15 +20,16 @@ import torch
 from saliency_grafting.config import TrainConfig
 from saliency_grafting.data import load_dataset
 from saliency_grafting.engine import Trainer
+from saliency_grafting.experiments.suite import METHODS as SUITE_METHODS
 
-# name: (mixer, objective). SG's recipe learns from the clean and the grafted batch; "grafted only" keeps the clean
+# name: config overrides. SG's recipe learns from the clean and the grafted batch; "grafted only" keeps the clean
 # pass for the saliency alone (no graph, no backward through it), like the other mixers' recipes.
-METHODS = {
-    "vanilla": ("none", "auto"),
-    "cutmix": ("cutmix", "auto"),
-    "saliency_grafting": ("saliency_grafting", "auto"),
-    "saliency_grafting (grafted only)": ("saliency_grafting", "mixed"),
-    "puzzlemix": ("puzzlemix", "auto"),
+METHODS: dict[str, dict[str, str]] = {
+    "vanilla": {"mixer": "none"},
+    "cutmix": {"mixer": "cutmix"},
+    "saliency_grafting": {"mixer": "saliency_grafting"},
+    "saliency_grafting (grafted only)": {"mixer": "saliency_grafting", "objective": "mixed"},
+    "puzzlemix": {"mixer": "puzzlemix"},
 }
 
 
@@ -45,16 +47,21 @@ def main() -> None:
     parser.add_argument("--model", default="convnet_small")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--all", action="store_true", help="every method of the reproduction suite")
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
+    methods = dict(METHODS)
+    if args.all:
+        known = {tuple(sorted(m.items())) for m in methods.values()}
+        methods |= {name: m for name, m in SUITE_METHODS.items() if tuple(sorted(m.items())) not in known}
     data = load_dataset("synthetic", synthetic_size=(2 * args.batch_size, 100))
     trainers = {}
-    for name, (mixer, objective) in METHODS.items():
+    for name, overrides in methods.items():
         torch.manual_seed(0)
-        config = TrainConfig(model=args.model, mixer=mixer, objective=objective, batch_size=args.batch_size, quiet=True)
+        config = TrainConfig(model=args.model, batch_size=args.batch_size, quiet=True, **overrides)
         trainers[name] = Trainer(config, data=data)
     images, labels = next(iter(trainers["vanilla"].train_loader))
-    times: dict[str, list[float]] = {name: [] for name in METHODS}
+    times: dict[str, list[float]] = {name: [] for name in methods}
     samples: dict[str, int] = {}
     for step in range(args.steps + 3):  # interleaved, so that load on the machine hits every method alike
         for name, trainer in trainers.items():
@@ -62,7 +69,7 @@ def main() -> None:
             if step >= 3:
                 times[name].append(seconds)
     rows = {}
-    for name in METHODS:
+    for name in methods:
         seconds = statistics.median(times[name])
         rows[name] = (args.batch_size / seconds, samples[name] / seconds, seconds)
     vanilla = rows["vanilla"][0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["EXPERIMENTS", "SCALES", "Cell", "Experiment", "cells_for"]
+__all__ = ["EXPERIMENTS", "METHODS", "SCALES", "Cell", "Experiment", "cells_for"]
 
 SCALES = ("paper", "cpu")
 
@@ -24,7 +24,7 @@ _IMAGENET = {"dataset": "imagefolder", "model": "resnet50", "image_size": 224, "
              "channels_last": True, "eval_every": 5}  # fmt: skip
 
 # Methods by label: (mixer, regularizer, extra config).
-_METHODS: dict[str, dict[str, Any]] = {
+METHODS: dict[str, dict[str, Any]] = {
     "Vanilla": {"mixer": "none"},
     "Cutout": {"mixer": "cutout"},
     "DropBlock": {"mixer": "none", "regularizer": "dropblock"},
@@ -77,7 +77,7 @@ class Experiment:
 
 
 def _methods(names: list[str], base: dict[str, Any], column: str = "") -> list[Cell]:
-    return [Cell(name, column, {**base, **_METHODS[name]}) for name in names]
+    return [Cell(name, column, {**base, **METHODS[name]}) for name in names]
 
 
 def cells_for(name: str, scale: str) -> list[Cell]:
@@ -112,7 +112,7 @@ def cells_for(name: str, scale: str) -> list[Cell]:
         # {1, 2, 4, 6}: PuzzleMix's graph cuts grow with k, and k = 1..6 would take ~85 min, over the 1 h budget).
         base = {**_CPU, "per_class": 100, "epochs": 30} if cpu else {**_WRN, "per_class": 100, "epochs": 200}
         ks = (1, 2, 4, 6) if cpu else range(1, 7)
-        return [Cell(label, str(k), {**base, **_METHODS[label], "mix_times": k})
+        return [Cell(label, str(k), {**base, **METHODS[label], "mix_times": k})
                 for label in ("PuzzleMix", "Saliency Grafting") for k in ks]  # fmt: skip
     if name == "fig4":
         # sigma relative to sigma_mean = 1 / g^2 on a fixed 8 x 8 grid; CutMix as the reference line.
@@ -120,7 +120,7 @@ def cells_for(name: str, scale: str) -> list[Cell]:
         cells = [Cell("Saliency Grafting", f"{f:g}", {**base, "mixer": "saliency_grafting",
                                                         "mixer_args": {"grid_sizes": [8], "threshold": f / 64}})
                  for f in (0.0, 0.5, 0.75, 1.0, 1.25)]  # fmt: skip
-        return [*cells, *(Cell("CutMix", column.column, {**base, **_METHODS["CutMix"]}) for column in cells)]
+        return [*cells, *(Cell("CutMix", column.column, {**base, **METHODS["CutMix"]}) for column in cells)]
     if name == "sweep":
         # One at a time around SG's defaults: temperature, alpha, warm-up epochs, region grids.
         base = {**(_CPU if cpu else _WRN), "mixer": "saliency_grafting"}
