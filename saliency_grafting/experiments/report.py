@@ -143,7 +143,7 @@ def check_claim(name: str, cells: dict[Any, Any]) -> str:
                 line += f", SG {_versus(cells, columns[0], sg, rival, metric)}"
             parts.append(line)
         return "; ".join(parts) + "."
-    if name in ("table7", "sweep"):
+    if name in ("table7", "sweep", "recipe"):
         parts = []
         for column in columns:
             order = sorted(means := _means(cells, column), key=means.get)

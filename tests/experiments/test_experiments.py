@@ -27,10 +27,18 @@ def test_cpu_scale_shares_cells_across_tables() -> None:
     keys = {name: {run_key(c.to_dict()) for _, _, c in plan(name, "cpu", 1, "/d")} for name in EXPERIMENTS}
     assert keys["table3"] <= keys["table1"] and keys["table6"] <= keys["table1"]
     assert len(keys["table7"] & keys["table1"]) == 1  # stochastic + saliency labels is plain SG
-    paper = [keys[name] for name in EXPERIMENTS if name != "sweep"]
+    paper = [keys[name] for name in EXPERIMENTS if name not in ("sweep", "recipe")]
     assert len(set().union(*paper)) == 46
     assert sorted({c.column for c in cells_for("fig3", "cpu")}) == ["1", "2", "4", "6"]
     assert len(keys["sweep"] & keys["table1"]) == 1 and len(keys["sweep"]) == 12  # the defaults are plain SG
+    assert len(keys["recipe"] & keys["table1"]) == 3 and len(keys["recipe"]) == 6  # each method's own recipe
+
+
+def test_recipe_swaps_each_methods_objective() -> None:
+    cells = {(c.row, c.column): c.config for c in cells_for("recipe", "cpu")}
+    assert cells[("Saliency Grafting", "mixed only")]["objective"] == "mixed"
+    assert cells[("Mixup", "clean + mixed")]["objective"] == "clean+mixed"
+    assert "objective" not in cells[("Mixup", "mixed only")]  # "auto" = Mixup's own recipe, Table 1's run
 
 
 def test_paper_scale_uses_the_papers_settings() -> None:
@@ -101,4 +109,5 @@ def test_setting_names_the_base_run() -> None:
     from saliency_grafting.experiments.report import setting
 
     assert setting("table5", "cpu").startswith("Setting (cpu scale): resnet_tiny on imagefolder")
-    assert "pyramidnet200 on cifar100, full training set, 300 epochs (5 warm-up), batch 64" in setting("table1", "paper")
+    paper = setting("table1", "paper")
+    assert "pyramidnet200 on cifar100, full training set, 300 epochs (5 warm-up), batch 64" in paper
