@@ -1,6 +1,6 @@
 """Training throughput of vanilla, CutMix, Saliency Grafting and PuzzleMix on one network and batch, in one run.
 
-    python benchmarks/train_step.py [--model convnet_small] [--batch-size 128] [--steps 40] [--all] [--markdown]
+    python benchmarks/train_step.py [--model resnet_tiny] [--batch-size 128] [--steps 40] [--all] [--markdown]
 
 Each method runs the harness's own step (``Trainer.train_step``: SG = clean + grafted batch with the hook's
 saliency, or the grafted batch only; PuzzleMix = an extra forward + backward for the input gradient, graph cuts,
@@ -44,7 +44,7 @@ def one_step(trainer: Trainer, images: torch.Tensor, labels: torch.Tensor) -> tu
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="convnet_small")
+    parser.add_argument("--model", default="resnet_tiny", help="resnet_tiny takes every regulariser of --all")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--all", action="store_true", help="every method of the reproduction suite")

@@ -360,6 +360,9 @@ class Trainer:
             "final_top1_error": final.get("test_top1_error"),
             "final_top5_error": final.get("test_top5_error"),
             "best_top1_error": min((m["test_top1_error"] for m in tested), default=None),
+            # the last epoch's training error on clean batches (None when the method trains on mixed batches only)
+            "final_train_top1_error": self.history[-1].get("train_top1_error") if self.history else None,
+            "final_train_loss": self.history[-1].get("train_loss") if self.history else None,
             "train_seconds": sum(m["seconds"] for m in self.history),
             "samples_per_s": final.get("samples_per_s"),
             "images_per_s": final.get("images_per_s"),

@@ -31,13 +31,14 @@ def _fmt(values: list[float]) -> str:
 def aggregate(name: str, scale: str, seeds: int, out: Path) -> dict[tuple[str, str], dict[str, list[float]]]:
     """``{(row, column): {metric: [value per finished seed]}}``; missing runs are left out."""
     cells: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for cell, _, config in plan(name, scale, seeds, None):
+    for cell, seed, config in plan(name, scale, seeds, None):
         path = record_path(out, config)
         values = cells[(cell.row, cell.column)]
         if not path.exists():
             continue
         record = json.loads(path.read_text())
         summary = record["summary"]
+        values["seed"].append(seed)
         values["top1_error"].append(summary["final_top1_error"])
         values["top5_error"].append(summary["final_top5_error"])
         values["wall_seconds"].append(record["wall_seconds"])
@@ -91,22 +92,40 @@ def _best(means: dict[str, float]) -> str:
     return min(means, key=means.get)
 
 
-def _versus(cells: dict[Any, Any], column: str, row: str, other: str, metric: str = "top1_error") -> str:
-    """``row`` against ``other`` in one column: the difference of means and whether it exceeds 2 standard errors."""
-    a, b = cells[(row, column)][metric], cells[(other, column)][metric]
-    (ma, sa), (mb, sb) = mean_se(a), mean_se(b)
-    se = math.hypot(sa, sb)
-    verdict = "within noise" if abs(ma - mb) <= 2 * se else ("lower" if ma < mb else "higher")
-    return f"{ma - mb:+.2f} points vs {other} ({verdict}, 2 s.e. = {2 * se:.2f})"
+def _versus(
+    cells: dict[Any, Any], a: tuple[str, str], b: tuple[str, str], label: str, metric: str = "top1_error"
+) -> str:
+    """Cell ``a`` against cell ``b``: the difference of mean errors and whether it exceeds 2 standard errors.
+
+    Runs with the same seed share the subset, initialisation, data order and draws, so when both cells have the same
+    seeds the test is paired (the standard error of the per-seed differences); otherwise it is unpaired.
+    """
+    va, vb = cells[a], cells[b]
+    xa, xb = va[metric], vb[metric]
+    diff = statistics.fmean(xa) - statistics.fmean(xb)
+    if len(xa) < 2 or len(xb) < 2:
+        return f"{diff:+.2f} points vs {label} (no test: fewer than 2 seeds)"
+    paired = bool(va.get("seed")) and va.get("seed") == vb.get("seed")
+    if paired:
+        se = mean_se([x - y for x, y in zip(xa, xb, strict=True)])[1]
+    else:
+        se = math.hypot(mean_se(xa)[1], mean_se(xb)[1])
+    verdict = "within noise" if abs(diff) <= 2 * se else ("lower" if diff < 0 else "higher")
+    return f"{diff:+.2f} points vs {label} ({verdict}, 2 s.e. = {2 * se:.2f}, {'paired' if paired else 'unpaired'})"
 
 
 def setting(name: str, scale: str) -> str:
-    """One line naming the base setting of an experiment's cells (model, data, images per class, epochs)."""
-    config = cells_for(name, scale)[0].config
-    per_class = config.get("per_class")
-    data = f"{config['dataset']}" + (f", {per_class} training images per class" if per_class else ", full training set")
-    epochs = f"{config['epochs']} epochs ({config['warmup_epochs']} warm-up)"
-    return f"Setting ({scale} scale): {config['model']} on {data}, {epochs}, batch {config.get('batch_size', 128)}."
+    """One line naming what an experiment's cells share (model, data, images per class, epochs); the rest varies."""
+    configs = [cell.config for cell in cells_for(name, scale)]
+
+    def shared(key: str, default: Any = None) -> str:
+        values = {json.dumps(c.get(key, default)) for c in configs}
+        return str(configs[0].get(key, default)) if len(values) == 1 else "(varies)"
+
+    per_class = shared("per_class")
+    data = f"{shared('dataset')}, " + ("full training set" if per_class == "None" else f"{per_class} images per class")
+    epochs = f"{shared('epochs')} epochs ({shared('warmup_epochs')} warm-up)"
+    return f"Setting ({scale} scale): {shared('model')} on {data}, {epochs}, batch {shared('batch_size', 128)}."
 
 
 def _slope(xs: list[float], ys: list[float]) -> float:
@@ -128,7 +147,7 @@ def check_claim(name: str, cells: dict[Any, Any]) -> str:
                 order = sorted(means, key=means.get)
                 rival = order[1] if order[0] == sg and len(order) > 1 else order[0]
                 where = f" at {column}" if column else ""
-                gap = f"; {_versus(cells, column, sg, rival)}" if rival != sg else ""
+                gap = f"; {_versus(cells, (sg, column), (rival, column), rival)}" if rival != sg else ""
                 parts.append(f"SG ranks {order.index(sg) + 1} of {len(means)}{where}{gap}")
         return "; ".join(parts) + "." if parts else "SG has no finished runs yet."
     if name == "table6":
@@ -140,15 +159,21 @@ def check_claim(name: str, cells: dict[Any, Any]) -> str:
             line = f"k = {100 * fraction:g} %: lowest {order[0]} ({means[order[0]]:.2f} %)"
             if sg in means and len(order) > 1:
                 rival = order[1] if order[0] == sg else order[0]
-                line += f", SG {_versus(cells, columns[0], sg, rival, metric)}"
+                line += f", SG {_versus(cells, (sg, columns[0]), (rival, columns[0]), rival, metric)}"
             parts.append(line)
         return "; ".join(parts) + "."
     if name in ("table7", "sweep", "recipe"):
         parts = []
         for column in columns:
             order = sorted(means := _means(cells, column), key=means.get)
-            gap = f", {_versus(cells, column, order[0], order[1])}" if len(order) > 1 else ""
-            parts.append(f"{column or 'all'}: best {order[0]}{gap}")
+            if order:  # a column with no finished runs yet is left out
+                gap = f", {_versus(cells, (order[0], column), (order[1], column), order[1])}" if len(order) > 1 else ""
+                parts.append(f"{column or 'all'}: best {order[0]}{gap}")
+        if name == "recipe":  # each method's two objectives against each other
+            for row in dict.fromkeys(r for r, _ in cells):
+                both, mixed = (row, "clean + mixed"), (row, "mixed only")
+                if cells.get(both, {}).get("top1_error") and cells.get(mixed, {}).get("top1_error"):
+                    parts.append(f"{row}: clean + mixed {_versus(cells, both, mixed, 'mixed only')}")
         return "; ".join(parts) + "."
     slopes = []
     for row in dict.fromkeys(r for r, _ in cells):

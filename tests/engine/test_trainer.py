@@ -48,6 +48,8 @@ def test_sg_recipe_warms_up_then_trains_on_clean_and_grafted(tmp_path: Path) -> 
     assert ratio[0] == pytest.approx(1) and ratio[1] == pytest.approx(2)  # clean + grafted
     assert all(0 <= m["test_top1_error"] <= 100 and m["test_top5_error"] <= m["test_top1_error"] for m in lines)
     assert summary["final_top1_error"] == lines[-1]["test_top1_error"]
+    assert summary["final_train_top1_error"] == lines[-1]["train_top1_error"] is not None  # SG keeps a clean pass
+    assert summary["final_train_loss"] == lines[-1]["train_loss"]
     assert {p.name for p in (tmp_path / "run").iterdir()} >= {"config.yaml", "checkpoint.pt", "metrics.jsonl",
                                                                "summary.json"}  # fmt: skip
 

@@ -90,11 +90,19 @@ def test_claim_checks_read_the_means() -> None:
 
     table = {("Vanilla", ""): {"top1_error": [30.0, 32.0]}, ("Saliency Grafting", ""): {"top1_error": [28.0, 29.0]}}
     # means 28.5 (s.e. 0.5) and 31 (s.e. 1): the gap of 2.5 exceeds 2 * sqrt(0.5² + 1²) = 2.236
-    assert check_claim("table2", table) == "SG ranks 1 of 2; -2.50 points vs Vanilla (lower, 2 s.e. = 2.24)."
+    assert check_claim("table2", table) == (
+        "SG ranks 1 of 2; -2.50 points vs Vanilla (lower, 2 s.e. = 2.24, unpaired).")  # fmt: skip
     table[("Vanilla", "")] = {"top1_error": [28.0, 31.0]}  # 29.5 ± 1.5: a gap of 1 is within 2 * 1.58
-    assert check_claim("table2", table) == "SG ranks 1 of 2; -1.00 points vs Vanilla (within noise, 2 s.e. = 3.16)."
-    table[("CutMix", "")] = {"top1_error": [20.0, 20.0]}
-    assert check_claim("table2", table) == "SG ranks 2 of 3; +8.50 points vs CutMix (higher, 2 s.e. = 1.00)."
+    assert check_claim("table2", table) == (
+        "SG ranks 1 of 2; -1.00 points vs Vanilla (within noise, 2 s.e. = 3.16, unpaired).")  # fmt: skip
+    # the same values, paired by seed: differences 0 and -2, mean -1, s.e. 1, so 2 s.e. = 2: still within noise
+    table[("Vanilla", "")]["seed"] = table[("Saliency Grafting", "")]["seed"] = [0, 1]
+    assert check_claim("table2", table).endswith("(within noise, 2 s.e. = 2.00, paired).")
+    table[("Vanilla", "")] = {"top1_error": [29.0, 30.1], "seed": [0, 1]}  # differences -1, -1.1: s.e. 0.05
+    assert check_claim("table2", table).endswith("-1.05 points vs Vanilla (lower, 2 s.e. = 0.10, paired).")
+    table[("CutMix", "")] = {"top1_error": [20.0]}
+    assert check_claim("table2", table) == (
+        "SG ranks 2 of 3; +8.50 points vs CutMix (no test: fewer than 2 seeds).")  # fmt: skip
     lines = {("Saliency Grafting", str(k)): {"top1_error": [40.0 - k]} for k in range(1, 4)}
     lines.update({("PuzzleMix", str(k)): {"top1_error": [35.0]} for k in range(1, 4)})
     assert check_claim("fig3", lines) == (
@@ -105,9 +113,27 @@ def test_claim_checks_read_the_means() -> None:
     assert check_claim("table1", {("Vanilla", ""): {}}) == "no finished runs yet."
 
 
-def test_setting_names_the_base_run() -> None:
+def test_recipe_check_compares_each_methods_objectives() -> None:
+    from saliency_grafting.experiments.report import check_claim
+
+    cells = {
+        ("Mixup", "clean + mixed"): {"top1_error": [30.0, 31.0], "seed": [0, 1]},
+        ("Mixup", "mixed only"): {"top1_error": [33.0, 34.0], "seed": [0, 1]},
+        ("CutMix", "clean + mixed"): {},
+        ("CutMix", "mixed only"): {"top1_error": [36.0, 36.0], "seed": [0, 1]},
+    }
+    assert check_claim("recipe", cells) == (
+        "clean + mixed: best Mixup; mixed only: best Mixup, -2.50 points vs CutMix (lower, 2 s.e. = 1.00, paired); "
+        "Mixup: clean + mixed -3.00 points vs mixed only (lower, 2 s.e. = 0.00, paired)."
+    )  # fmt: skip
+
+
+def test_setting_names_what_the_cells_share() -> None:
     from saliency_grafting.experiments.report import setting
 
-    assert setting("table5", "cpu").startswith("Setting (cpu scale): resnet_tiny on imagefolder")
+    assert setting("table5", "cpu") == (
+        "Setting (cpu scale): resnet_tiny on imagefolder, (varies) images per class, (varies) epochs (2 warm-up), "
+        "batch 128.")  # fmt: skip
+    assert setting("table7", "paper").startswith("Setting (paper scale): (varies) on cifar100, full training set")
     paper = setting("table1", "paper")
     assert "pyramidnet200 on cifar100, full training set, 300 epochs (5 warm-up), batch 64" in paper
