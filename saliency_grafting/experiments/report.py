@@ -25,7 +25,7 @@ def _fmt(values: list[float]) -> str:
     if not values:
         return "—"
     mean, se = mean_se(values)
-    return f"{mean:.2f} ± {se:.2f}"
+    return f"{mean:.2f} ± {se:.2f}" if len(values) > 1 else f"{mean:.2f} (1 seed)"
 
 
 def aggregate(name: str, scale: str, seeds: int, out: Path) -> dict[tuple[str, str], dict[str, list[float]]]:
