@@ -88,8 +88,10 @@ def _means(cells: dict[Any, Any], column: str, metric: str = "top1_error") -> di
     return {row: statistics.fmean(v[metric]) for (row, col), v in cells.items() if col == column and v.get(metric)}
 
 
-def _best(means: dict[str, float]) -> str:
-    return min(means, key=means.get)
+def _against_rival(cells: dict[Any, Any], order: list[str], row: str, column: str, metric: str = "top1_error") -> str:
+    """``row`` against the best other row of ``order`` (rows sorted by mean error); empty if there is none."""
+    rival = next((other for other in order if other != row), None)
+    return "" if rival is None else _versus(cells, (row, column), (rival, column), rival, metric)
 
 
 def _versus(
@@ -145,9 +147,8 @@ def check_claim(name: str, cells: dict[Any, Any]) -> str:
             means = _means(cells, column)
             if sg in means:
                 order = sorted(means, key=means.get)
-                rival = order[1] if order[0] == sg and len(order) > 1 else order[0]
                 where = f" at {column}" if column else ""
-                gap = f"; {_versus(cells, (sg, column), (rival, column), rival)}" if rival != sg else ""
+                gap = f"; {versus}" if (versus := _against_rival(cells, order, sg, column)) else ""
                 parts.append(f"SG ranks {order.index(sg) + 1} of {len(means)}{where}{gap}")
         return "; ".join(parts) + "." if parts else "SG has no finished runs yet."
     if name == "table6":
@@ -158,8 +159,7 @@ def check_claim(name: str, cells: dict[Any, Any]) -> str:
             order = sorted(means, key=means.get)
             line = f"k = {100 * fraction:g} %: lowest {order[0]} ({means[order[0]]:.2f} %)"
             if sg in means and len(order) > 1:
-                rival = order[1] if order[0] == sg else order[0]
-                line += f", SG {_versus(cells, (sg, columns[0]), (rival, columns[0]), rival, metric)}"
+                line += f", SG {_against_rival(cells, order, sg, columns[0], metric)}"
             parts.append(line)
         return "; ".join(parts) + "."
     if name in ("table7", "sweep", "recipe"):
