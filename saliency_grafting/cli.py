@@ -17,6 +17,7 @@ import yaml
 from saliency_grafting.config import TrainConfig, load_yaml
 from saliency_grafting.data import DATASETS, DataError, load_dataset
 from saliency_grafting.engine import Trainer, load_checkpoint, occluder
+from saliency_grafting.experiments.suite import SCALES
 from saliency_grafting.mixing import MIXERS, SaliencyKind, create_mixer
 from saliency_grafting.models import MODELS
 from saliency_grafting.models.regularizers import REGULARIZERS
@@ -30,6 +31,7 @@ _CHOICES = {
     "schedule": ("step", "cosine", "onecycle"),
     "amp": ("none", "bf16", "fp16"),
     "objective": ("auto", "clean+mixed", "mixed"),
+    "mix_reduction": ("sum", "mean"),
     "regularizer": tuple(REGULARIZERS),
 }
 _HELP = {
@@ -40,6 +42,7 @@ _HELP = {
     "warmup_epochs": "epochs of clean training before mixing starts",
     "objective": "auto = clean+mixed for saliency_grafting (the paper's recipe), mixed for the others",
     "mix_times": "k mixed batches per step (Figure 3's sample diversity)",
+    "mix_reduction": "how the k mixed losses combine: sum (the step grows with k) or mean (it does not)",
     "mixer_args": "mixer keyword, KEY=VALUE (YAML value), repeatable: --mixer-arg temperature=0.2",
     "model_args": "model keyword, KEY=VALUE (YAML value), repeatable: --model-arg depth=16",
     "regularizer": "model regulariser: none, shakedrop (residual branches), dropblock (last two stages)",
@@ -265,7 +268,12 @@ def build_parser() -> argparse.ArgumentParser:
     show.set_defaults(func=_show)
     rep = sub.add_parser("reproduce", help="run one or all of the paper's experiments and report them")
     rep.add_argument("name", nargs="+", help="table1 ... table7, fig3, fig4, or all")
-    rep.add_argument("--scale", choices=("paper", "cpu"), default="cpu")
+    rep.add_argument(
+        "--scale",
+        choices=SCALES,
+        default="cpu",
+        help="paper; cpu (overfitting: 701 k PreAct-ResNet, 50-250 per class); cpu-small (78 k, underfit)",
+    )
     rep.add_argument("--seeds", type=int, default=3)
     rep.add_argument("--data-dir", help="the dataset of the experiments (paper: CIFAR-100 / Tiny-ImageNet / ImageNet)")
     rep.add_argument("--out", help="where records, report and plots go (default reproduce/<scale>)")

@@ -40,6 +40,7 @@ class TrainConfig:
     mix_prob: float = 1.0
     objective: str = "auto"  # auto | clean+mixed | mixed
     mix_times: int = 1  # k augmented batches per step (Figure 3)
+    mix_reduction: str = "sum"  # sum | mean: how the k mixed losses are combined
     label_smoothing: float = 0.0
     saliency_layer: str | None = None
     seed: int = 0

@@ -246,9 +246,12 @@ class Trainer:
             samples += len(images) * len(views)
         elif mixing:
             saliency = self._saliency(images, labels)
-            for _ in range(self.config.mix_times):
+            k = self.config.mix_times
+            for _ in range(k):
                 with self.autocast():
-                    loss = loss + self._mixed_loss(images, labels, saliency)
+                    mixed = self._mixed_loss(images, labels, saliency)
+                # "mean" keeps the step on augmented data the same size for every k; "sum" grows it with k.
+                loss = loss + (mixed / k if self.config.mix_reduction == "mean" and k > 1 else mixed)
                 samples += len(images)
         return loss, logits, samples
 

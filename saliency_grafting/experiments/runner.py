@@ -16,15 +16,32 @@ from typing import Any
 from saliency_grafting.config import TrainConfig
 from saliency_grafting.experiments.suite import Cell, cells_for
 
-__all__ = ["OCCLUSION_FRACTIONS", "plan", "record_path", "run_cell", "run_experiment", "run_key"]
+__all__ = ["OCCLUSION_FRACTIONS", "learning_curve", "plan", "record_path", "run_cell", "run_experiment", "run_key"]
 
 OCCLUSION_FRACTIONS = (0.0, 0.125, 0.25)
+
+
+# Config fields added after records began, with the value every older run had: left out of the key at that value,
+# so that a new field never orphans the records made before it.
+_ADDED_FIELDS: dict[str, Any] = {"mix_reduction": "sum"}
 
 
 def run_key(config: dict[str, Any]) -> str:
     """A short, stable hash of a run's config (seed included, output paths and verbosity excluded)."""
     relevant = {k: v for k, v in config.items() if k not in ("out", "quiet", "data_dir", "workers", "tensorboard")}
+    relevant = {k: v for k, v in relevant.items() if k not in _ADDED_FIELDS or v != _ADDED_FIELDS[k]}
     return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def learning_curve(history: list[dict[str, Any]]) -> list[dict[str, float]]:
+    """Each test evaluation of a run with the training seconds elapsed before it (evaluation time excluded)."""
+    curve, elapsed = [], 0.0
+    for metrics in history:
+        elapsed += metrics["seconds"]
+        if "test_top1_error" in metrics:
+            curve.append({"epoch": metrics["epoch"], "train_seconds": round(elapsed, 3),
+                          "top1_error": metrics["test_top1_error"]})  # fmt: skip
+    return curve
 
 
 def _git_commit() -> str:
@@ -39,8 +56,9 @@ def _git_commit() -> str:
 def plan(name: str, scale: str, seeds: int, data_dir: str | None) -> list[tuple[Cell, int, TrainConfig]]:
     """Every (cell, seed, resolved config) of experiment ``name``."""
     runs = []
-    for cell in cells_for(name, scale):
-        for seed in range(seeds):
+    cells = cells_for(name, scale)
+    for seed in range(seeds):  # seed-major: an interrupted experiment has every cell at its first seeds
+        for cell in cells:
             values = {**cell.config, "seed": seed, "quiet": True}
             if values.get("dataset") != "synthetic":
                 values["data_dir"] = data_dir
@@ -97,6 +115,7 @@ def run_cell(
         "git_commit": _git_commit(),
         "summary": summary,
         "occlusion_top1_error": occlusion,
+        "curve": learning_curve(trainer.history),
         "wall_seconds": time.perf_counter() - start,
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }

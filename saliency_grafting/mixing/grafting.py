@@ -30,8 +30,11 @@ def importance(saliency: Tensor, region_mask: Tensor) -> Tensor:
     """``I(S, M) = ||S ⊙ M||_2 / ||S||_2`` per sample (Section 4.2); ``[B, g, g] x [B, g, g] -> [B]``.
 
     Where ``||S||_2 = 0`` there is no saliency to weigh by and the importance falls back to the area ``mean(M)``.
+    The ratio is scale-free, so ``S`` is divided by its per-sample peak first: the float32 norm can neither overflow
+    (``|S| >= 1e19``) nor underflow (``|S| <= 1e-22``).
     """
     s = saliency.flatten(1).float()
+    s = s / s.abs().amax(dim=1, keepdim=True).clamp_min(torch.finfo(s.dtype).tiny)
     m = region_mask.flatten(1).float()
     total = s.norm(dim=1)
     kept = (s * m).norm(dim=1)
