@@ -8,7 +8,7 @@ from typing import Any
 from saliency_grafting.mixing.attentive import AttentiveCutMix
 from saliency_grafting.mixing.augmix import AugMix, jensen_shannon
 from saliency_grafting.mixing.base import Mixer, MixParams, NoMix, SaliencyKind
-from saliency_grafting.mixing.chain import Chain
+from saliency_grafting.mixing.chain import Chain, ChainParams
 from saliency_grafting.mixing.cutmix import CutMix
 from saliency_grafting.mixing.cutout import Cutout
 from saliency_grafting.mixing.grafting import GraftingParams, SaliencyGrafting, calibrated_lambda, importance
@@ -22,6 +22,7 @@ __all__ = [
     "AttentiveCutMix",
     "AugMix",
     "Chain",
+    "ChainParams",
     "CutMix",
     "Cutout",
     "GraftingParams",
@@ -62,7 +63,10 @@ def create_mixer(name: str, num_classes: int, **kwargs: Any) -> Mixer:
 
     ``"a+b"`` chains mixers (``cutout+mixup``); ``kwargs`` then go to every stage that accepts them.
     """
-    if isinstance(name, str) and "+" in name:
+    if not isinstance(name, str):
+        raise TypeError(f"create_mixer: name must be a mixer name (str), one of {', '.join(sorted(MIXERS))}, "
+                        f"or a chain 'a+b'; got {name!r} ({type(name).__name__})")  # fmt: skip
+    if "+" in name:
         stages = []
         for part in name.split("+"):
             accepted = _accepted(MIXERS.get(part))

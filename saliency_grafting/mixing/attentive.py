@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from saliency_grafting.mixing import _checks as C
 from saliency_grafting.mixing import functional as MF
 from saliency_grafting.mixing.base import Mixer, MixParams, SaliencyKind
 
@@ -21,6 +22,7 @@ class AttentiveCutMix(Mixer):
     """
 
     saliency_kind = SaliencyKind.FORWARD
+    binary_mask = True
 
     def __init__(
         self,
@@ -33,12 +35,11 @@ class AttentiveCutMix(Mixer):
         validate: bool = True,
     ) -> None:
         super().__init__(num_classes=num_classes, label_smoothing=label_smoothing, validate=validate)
-        if not (isinstance(grid, int) and grid >= 1):
-            raise ValueError(f"grid must be a positive int, got {grid!r}")
-        if not (isinstance(top_n, int) and 0 <= top_n <= grid * grid):
-            raise ValueError(f"top_n must be an int in [0, grid * grid = {grid * grid}], got {top_n!r}")
-        self.top_n = top_n
-        self.grid = grid
+        self.grid = C.check_int(grid, "grid", self, low=1)
+        self.top_n = C.check_int(top_n, "top_n", self, low=0, high=grid * grid)  # at most grid * grid cells
+        if feature_model is not None and not isinstance(feature_model, nn.Module):
+            C.fail(TypeError, self, "feature_model", "None or an nn.Module returning [B, C, h, w] features",
+                   type(feature_model).__name__)  # fmt: skip
         self.feature_model = feature_model
         if feature_model is not None:
             feature_model.eval().requires_grad_(False)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torchvision.transforms import v2
 
+from saliency_grafting.mixing import _checks as C
 from saliency_grafting.mixing import functional as MF
 from saliency_grafting.mixing.base import Mixer, MixParams
+
+if TYPE_CHECKING:
+    from saliency_grafting.step import StepInputs
 
 __all__ = ["AugMix", "jensen_shannon"]
 
@@ -28,6 +34,8 @@ class AugMix(Mixer):
     per image on the CPU with the global RNG forked and seeded from ``generator``, so runs repeat exactly.
     """
 
+    last_stage_only = "its loss compares views of the images it receives with the clean logits"
+
     def __init__(
         self,
         *,
@@ -41,9 +49,15 @@ class AugMix(Mixer):
         validate: bool = True,
     ) -> None:
         super().__init__(num_classes=num_classes, label_smoothing=label_smoothing, validate=validate)
+        severity = C.check_int(severity, "severity", self, low=1, high=10)
+        width = C.check_int(width, "width", self, low=1)
+        depth = C.check_int(depth, "depth", self, low=-1)  # -1: a random depth in [1, 3] per chain
+        if depth == 0:
+            C.fail(ValueError, self, "depth", "-1 (random in [1, 3]) or an int >= 1", repr(depth))
+        alpha = C.check_number(alpha, "alpha", self, low=0, low_open=True)
         self.augment = v2.AugMix(severity=severity, mixture_width=width, chain_depth=depth, alpha=alpha)
-        self.severity, self.width, self.depth, self.alpha = severity, width, depth, float(alpha)
-        self.jsd_weight = float(jsd_weight)
+        self.severity, self.width, self.depth, self.alpha = severity, width, depth, alpha
+        self.jsd_weight = C.check_number(jsd_weight, "jsd_weight", self, low=0)
 
     def _sample(
         self, images: Tensor, saliency: Tensor | None, perm: Tensor, generator: torch.Generator | None
@@ -51,6 +65,24 @@ class AugMix(Mixer):
         batch = images.shape[0]
         return MixParams(perm=torch.arange(batch, device=images.device), mask=None,
                          lam=torch.ones(batch, device=images.device))  # fmt: skip
+
+    default_objective = "clean+mixed"  # CE(clean) + jsd_weight * JS(clean, view 1, view 2)
+    uses_clean_logits = True
+
+    def bind_data(self, mean: Tensor, std: Tensor) -> None:
+        self.mean, self.std = mean, std  # the views are made on pixels: denormalise, augment, renormalise
+
+    def mixed_loss(self, step: StepInputs, prepared: Any) -> tuple[Tensor, int]:
+        """``jsd_weight * JS(clean, view 1, view 2)``; the step adds the clean cross-entropy."""
+        if step.clean_logits is None:
+            raise ValueError("AugMix's loss needs the clean logits: train with objective 'clean+mixed'")
+        mean = getattr(self, "mean", None)
+        if mean is None:
+            raise ValueError("AugMix needs the data's normalisation: call bind_data(mean, std) first")
+        with torch.autocast(step.images.device.type, enabled=False):  # the image ops run at full precision
+            views = self.views(step.images, mean, self.std, step.generator)
+        loss = self.jsd_weight * jensen_shannon(step.clean_logits, *(step.net(v) for v in views))
+        return loss, step.images.shape[0] * len(views)
 
     def views(
         self, images: Tensor, mean: Tensor, std: Tensor, generator: torch.Generator | None, count: int = 2

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
 
+from saliency_grafting.losses import soft_target_cross_entropy
+from saliency_grafting.mixing import _checks as C
 from saliency_grafting.mixing import functional as MF
+
+if TYPE_CHECKING:
+    from saliency_grafting.step import StepInputs
 
 __all__ = ["BetaMixer", "MixParams", "Mixer", "NoMix", "SaliencyKind"]
 
@@ -39,22 +46,25 @@ def _name(mixer: object) -> str:
     return type(mixer).__name__
 
 
-class Mixer:
+class Mixer(metaclass=C.KeywordOnly):
     """Base class: validates input, draws ``MixParams`` and applies them to images and labels.
 
     Subclasses implement ``_sample`` (and, when the second image is not ``images[perm]``, ``_mix_images``).
+    Constructors take keyword arguments only. Bad arguments raise a ``TypeError`` (wrong type) or ``ValueError``
+    (wrong value) naming the argument, the mixer and the expected form. Checks that need a host sync (label range,
+    finite saliency) run only with ``validate=True``; the training loop passes ``validate=False``.
     """
 
     saliency_kind: SaliencyKind = SaliencyKind.NONE
+    binary_mask: bool = False  # its masks are 0/1: pixels are selected (torch.where), never interpolated
+    finite_images: bool = False  # its mask is computed from the pixels: validate=True rejects NaN/inf images
+    last_stage_only: str | None = None  # why it can only be the last stage of a Chain (None: any position)
+    params_type: type[MixParams] = MixParams  # what ``apply`` takes
 
     def __init__(self, *, num_classes: int, label_smoothing: float = 0.0, validate: bool = True) -> None:
-        if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
-            raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
-        if not 0.0 <= label_smoothing < 1.0:
-            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
-        self.num_classes = num_classes
-        self.label_smoothing = float(label_smoothing)
-        self.validate = bool(validate)
+        self.num_classes = C.check_int(num_classes, "num_classes", self, low=1)
+        self.label_smoothing = C.check_number(label_smoothing, "label_smoothing", self, low=0, high=1, high_open=True)
+        self.validate = C.check_flag(validate, "validate", self)
 
     def __call__(
         self,
@@ -66,7 +76,7 @@ class Mixer:
     ) -> tuple[Tensor, Tensor]:
         """Mix a batch: ``(images [B, C, H, W], labels [B] or [B, K]) -> (mixed images, soft labels [B, K])``."""
         params = self.sample_params(images, labels, saliency, generator=generator)
-        return self.apply(images, labels, params)
+        return self._mix_images(images, params), self.soft_labels(labels, params)  # params checked by drawing them
 
     def sample_params(
         self,
@@ -81,39 +91,55 @@ class Mixer:
 
         ``perm`` fixes the partners instead of drawing them (e.g. to show several mixers on the same pairs).
         """
-        self._check_batch(images, labels)
-        batch = images.shape[0]
-        if perm is None:
-            perm = MF.random_permutation(batch, generator, images.device)
-        elif perm.shape != (batch,) or perm.dtype != torch.long:
-            raise ValueError(f"perm must be a LongTensor [{batch}] permutation, got {tuple(perm.shape)} {perm.dtype}")
-        if saliency is not None:
-            saliency = self._check_saliency(saliency, images)
-        elif self.saliency_kind in (SaliencyKind.FORWARD, SaliencyKind.INPUT_GRADIENT):
-            raise ValueError(
-                f"{_name(self)} needs saliency of kind '{self.saliency_kind.value}': pass saliency=[B, h, w] "
-                "(e.g. from saliency_grafting.ForwardSaliency)"
-            )
-        return self._sample(images, saliency, perm.to(images.device), generator)
+        perm, saliency = self._check_sample(images, labels, saliency, generator, perm)
+        return self._draw(images, saliency, perm, generator)
 
     def apply(self, images: Tensor, labels: Tensor, params: MixParams) -> tuple[Tensor, Tensor]:
         """Apply drawn ``params`` to a batch: returns ``(mixed_images, soft_labels)``."""
         self._check_batch(images, labels)
-        batch = images.shape[0]
-        if params.perm.shape != (batch,) or params.lam.shape != (batch,):
-            raise ValueError(f"params: perm and lam must have shape [{batch}], got {tuple(params.perm.shape)}")
-        if params.mask is not None and params.mask.shape != (batch, 1, *images.shape[-2:]):
-            raise ValueError(
-                f"params.mask must have shape [{batch}, 1, {images.shape[-2]}, {images.shape[-1]}], "
-                f"got {tuple(params.mask.shape)}"
-            )
+        C.check_params(params, images, self, self.params_type, binary=self.binary_mask, validate=self.validate)
         return self._mix_images(images, params), self.soft_labels(labels, params)
+
+    def forward(
+        self, model: Callable[[Tensor], Tensor], images: Tensor, labels: Tensor, params: MixParams
+    ) -> tuple[Tensor, Tensor]:
+        """``model``'s logits of the batch mixed by ``params``, and the soft labels (Manifold Mixup mixes inside)."""
+        mixed, soft = self.apply(images, labels, params)
+        return model(mixed), soft
 
     def soft_labels(self, labels: Tensor, params: MixParams) -> Tensor:
         """``lam[i] * onehot(labels[i]) + (1 - lam[i]) * onehot(labels[perm[i]])``, then label smoothing."""
-        targets = MF.to_targets(labels, self.num_classes)
-        soft = MF.mix_targets(targets, params.perm, params.lam.to(targets.device))
-        return MF.smooth_targets(soft, self.label_smoothing)
+        return MF.smooth_targets(self.mix_labels(MF.to_targets(labels, self.num_classes), params), self.label_smoothing)
+
+    def mix_labels(self, targets: Tensor, params: MixParams) -> Tensor:
+        """``lam[i] * targets[i] + (1 - lam[i]) * targets[perm[i]]`` for label rows ``[B, K]``, without smoothing."""
+        return MF.mix_targets(targets, params.perm, params.lam.to(targets.device))
+
+    # -- the training step (saliency_grafting.step.MixStep calls these; methods override what they change) -----
+
+    default_objective: str = "mixed"  # the objective of the method's paper: "mixed" only or "clean+mixed"
+    mixes: bool = True  # False for NoMix: its steps are plain clean steps
+    compile_safe: bool = True  # False when it mixes through hooks inside the network (torch.compile traces them)
+    uses_clean_logits: bool = False  # its mixed loss reads the clean pass's logits (AugMix's JSD)
+
+    @property
+    def saliency_kinds(self) -> tuple[SaliencyKind, ...]:
+        """Every kind of saliency the mixer can use (a chain's: its stages'); empty when it uses none."""
+        return () if self.saliency_kind is SaliencyKind.NONE else (self.saliency_kind,)
+
+    def bind_data(self, mean: Tensor, std: Tensor) -> None:
+        """Learn the dataset's normalisation (for mixers that work on pixel values); a no-op by default."""
+
+    def prepare(self, step: StepInputs) -> Any:
+        """What every mixed batch of one step shares, computed once per step: the step's saliency by default."""
+        return step.saliency()
+
+    def mixed_loss(self, step: StepInputs, prepared: Any) -> tuple[Tensor, int]:
+        """One mixed batch scored by ``step.net``: ``(soft-target cross-entropy, samples forwarded)``."""
+        params = self.sample_params(step.images, step.labels, prepared, generator=step.generator)
+        step.observe(params)
+        mixed, soft = self.apply(step.images, step.labels, params)
+        return soft_target_cross_entropy(step.net(mixed), soft), mixed.shape[0]
 
     # -- for subclasses -------------------------------------------------------------------------------------
 
@@ -123,48 +149,50 @@ class Mixer:
         """Draw the method's mask and label weights for partners ``perm``."""
         raise NotImplementedError
 
+    def _draw(
+        self, images: Tensor, saliency: Tensor | None, perm: Tensor | None, generator: torch.Generator | None
+    ) -> MixParams:
+        """Draw the partners (unless given), then the method's params, for checked arguments."""
+        if perm is None:
+            perm = MF.random_permutation(images.shape[0], generator, images.device)
+        return self._sample(images, saliency, perm.to(images.device), generator)
+
     def _mix_images(self, images: Tensor, params: MixParams) -> Tensor:
-        weight = params.mask if params.mask is not None else params.lam.view(-1, 1, 1, 1)
-        return MF.mix_images(images, params.perm, weight)
+        if params.mask is None:
+            return MF.mix_images(images, params.perm, params.lam.view(-1, 1, 1, 1))
+        if self.binary_mask:  # each pixel from exactly one image, bit for bit, whatever the other holds
+            return MF.select_images(images, params.perm, params.mask)
+        return MF.mix_images(images, params.perm, params.mask)
 
     # -- validation -----------------------------------------------------------------------------------------
 
     def _check_batch(self, images: Tensor, labels: Tensor) -> None:
-        if not isinstance(images, Tensor) or images.ndim != 4 or not images.is_floating_point():
-            shape = tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__
-            raise ValueError(f"images must be a float tensor [B, C, H, W], got {shape}")
-        if images.shape[0] == 0:
-            raise ValueError("images must hold at least one sample, got an empty batch")
-        if not isinstance(labels, Tensor):
-            raise ValueError(f"labels must be a tensor [B] of class indices or [B, K] soft labels, got {labels!r}")
-        batch = images.shape[0]
-        if labels.ndim == 1:
-            if labels.is_floating_point() or labels.dtype == torch.bool:
-                raise ValueError(f"labels [B] must be integer class indices, got dtype {labels.dtype}")
-            if labels.shape[0] != batch:
-                raise ValueError(f"labels must have {batch} entries like images, got {labels.shape[0]}")
-            if self.validate and ((labels < 0) | (labels >= self.num_classes)).any():  # host sync; validate=False
-                raise ValueError(f"labels must lie in [0, {self.num_classes}), got values outside")
-        elif labels.ndim == 2:
-            if labels.shape != (batch, self.num_classes) or not labels.is_floating_point():
-                raise ValueError(
-                    f"soft labels must be a float tensor [{batch}, {self.num_classes}], got "
-                    f"{tuple(labels.shape)} {labels.dtype}"
-                )
-        else:
-            raise ValueError(f"labels must be [B] class indices or [B, K] soft labels, got {tuple(labels.shape)}")
+        C.check_images(images, self, finite=self.finite_images and self.validate)
+        C.check_labels(labels, images.shape[0], self.num_classes, self, validate=self.validate)
+
+    def _check_sample(
+        self,
+        images: Tensor,
+        labels: Tensor,
+        saliency: Tensor | None,
+        generator: torch.Generator | None,
+        perm: Tensor | None,
+    ) -> tuple[Tensor | None, Tensor | None]:
+        """Check ``sample_params``' arguments; returns ``(perm, saliency)`` ready to draw with."""
+        self._check_batch(images, labels)
+        C.check_generator(generator, self)
+        perm = C.check_perm(perm, images.shape[0], self, validate=self.validate)
+        if saliency is not None:
+            saliency = self._check_saliency(saliency, images)
+        elif self.saliency_kind in (SaliencyKind.FORWARD, SaliencyKind.INPUT_GRADIENT):
+            raise ValueError(
+                f"{_name(self)}: saliency must be given: it needs saliency of kind '{self.saliency_kind.value}', "
+                "a tensor [B, h, w] (e.g. from saliency_grafting.ForwardSaliency)"
+            )
+        return perm, saliency
 
     def _check_saliency(self, saliency: Tensor, images: Tensor) -> Tensor:
-        if saliency.ndim == 4 and saliency.shape[1] == 1:
-            saliency = saliency[:, 0]
-        if saliency.ndim != 3 or saliency.shape[0] != images.shape[0] or not saliency.is_floating_point():
-            raise ValueError(
-                f"saliency must be a float tensor [B, h, w] or [B, 1, h, w] with B = {images.shape[0]}, "
-                f"got {tuple(saliency.shape)} {saliency.dtype}"
-            )
-        if self.validate and not torch.isfinite(saliency).all():  # host sync; validate=False skips it
-            raise ValueError("saliency must be finite, got NaN or inf values")
-        return saliency
+        return C.check_saliency(saliency, images.shape[0], self, validate=self.validate)
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
@@ -173,6 +201,8 @@ class Mixer:
 
 class NoMix(Mixer):
     """No mixing: the images as they are and their (one-hot, optionally smoothed) labels."""
+
+    mixes = False
 
     def _sample(
         self, images: Tensor, saliency: Tensor | None, perm: Tensor, generator: torch.Generator | None
@@ -201,10 +231,8 @@ class BetaMixer(Mixer):
         validate: bool = True,
     ) -> None:
         super().__init__(num_classes=num_classes, label_smoothing=label_smoothing, validate=validate)
-        if not alpha > 0:
-            raise ValueError(f"alpha must be > 0 (lambda ~ Beta(alpha, alpha)), got {alpha!r}")
-        self.alpha = float(alpha)
-        self.per_sample = bool(per_sample)
+        self.alpha = C.check_number(alpha, "alpha", self, low=0, low_open=True)  # lambda ~ Beta(alpha, alpha)
+        self.per_sample = C.check_flag(per_sample, "per_sample", self)
 
     def _draw_lambda(self, batch: int, generator: torch.Generator | None, device: torch.device) -> Tensor:
         """``[batch]`` draws of Beta(alpha, alpha) on ``device`` when ``per_sample``, else ``[1]``."""

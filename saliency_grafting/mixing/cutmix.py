@@ -19,6 +19,8 @@ class CutMix(BetaMixer):
     box for the whole batch, as the official code does.
     """
 
+    binary_mask = True
+
     def _sample(
         self, images: Tensor, saliency: Tensor | None, perm: Tensor, generator: torch.Generator | None
     ) -> MixParams:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from saliency_grafting.mixing import _checks as C
 from saliency_grafting.mixing import functional as MF
 from saliency_grafting.mixing.base import Mixer, MixParams
 
@@ -18,13 +19,13 @@ class Cutout(Mixer):
     Unlike the pair mixers, a batch of one sample is still cut out. Zero is the dataset mean after normalisation.
     """
 
+    binary_mask = True
+
     def __init__(
         self, *, num_classes: int, size: int | None = None, label_smoothing: float = 0.0, validate: bool = True
     ) -> None:
         super().__init__(num_classes=num_classes, label_smoothing=label_smoothing, validate=validate)
-        if size is not None and not (isinstance(size, int) and size >= 1):
-            raise ValueError(f"size must be a positive int (pixels) or None, got {size!r}")
-        self.size = size
+        self.size = None if size is None else C.check_int(size, "size", self, low=1)  # pixels; None: half the side
 
     def _sample(
         self, images: Tensor, saliency: Tensor | None, perm: Tensor, generator: torch.Generator | None
@@ -42,4 +43,6 @@ class Cutout(Mixer):
 
     def _mix_images(self, images: Tensor, params: MixParams) -> Tensor:
         assert params.mask is not None
-        return images * params.mask
+        # Select, do not multiply (inf * 0 is NaN); the hole keeps the sign of the pixel, as images * 0 would.
+        return torch.where(params.mask != 0, images, torch.zeros((), dtype=images.dtype, device=images.device)
+                           .copysign(images))  # fmt: skip

@@ -16,6 +16,7 @@ __all__ = [
     "resize_saliency",
     "sample_beta",
     "sample_uniform",
+    "select_images",
     "smooth_targets",
     "to_device",
     "to_targets",
@@ -97,6 +98,20 @@ def mix_images(images: Tensor, perm: Tensor, weight: Tensor) -> Tensor:
     if images.requires_grad and torch.is_grad_enabled():
         return torch.lerp(out, images, weight.to(images.dtype))
     return torch.lerp(out, images, weight.to(images.dtype), out=out)
+
+
+def select_images(images: Tensor, perm: Tensor, mask: Tensor) -> Tensor:
+    """``images[i]`` where ``mask`` is nonzero, else ``images[perm[i]]``, with ``mask`` broadcastable to ``images``.
+
+    A binary mask selects: every pixel is copied bit for bit from exactly one image, so a NaN or inf in one image
+    never reaches a pixel taken from the other (``lerp`` turns ``inf * 0`` into NaN). For finite images it equals
+    ``mix_images`` with the same 0/1 mask bit for bit. One allocation, as ``mix_images``.
+    """
+    keep = mask if mask.dtype == torch.bool else mask != 0
+    out = images.index_select(0, perm)
+    if images.requires_grad and torch.is_grad_enabled():
+        return torch.where(keep, images, out)
+    return torch.where(keep, images, out, out=out)
 
 
 def box_mask(

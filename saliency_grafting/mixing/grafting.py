@@ -9,6 +9,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from saliency_grafting.mixing import _checks as C
 from saliency_grafting.mixing import functional as MF
 from saliency_grafting.mixing.base import Mixer, MixParams, SaliencyKind
 
@@ -86,6 +87,8 @@ class SaliencyGrafting(Mixer):
     """
 
     saliency_kind: SaliencyKind = SaliencyKind.FORWARD
+    binary_mask = True
+    default_objective = "clean+mixed"  # "the clean and the grafted batch" (Section 4.3)
 
     def __init__(
         self,
@@ -101,26 +104,18 @@ class SaliencyGrafting(Mixer):
         validate: bool = True,
     ) -> None:
         super().__init__(num_classes=num_classes, label_smoothing=label_smoothing, validate=validate)
-        if not alpha > 0:
-            raise ValueError(f"alpha must be > 0 (p_B ~ Beta(alpha, alpha)), got {alpha!r}")
-        if not temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {temperature!r}")
-        if threshold != "mean" and not (isinstance(threshold, (int, float)) and 0 <= threshold < 1):
-            raise ValueError(f"threshold must be 'mean' or a number in [0, 1), got {threshold!r}")
-        if grid_sizes is not None:
-            grid_sizes = tuple(grid_sizes)
-            if not grid_sizes or not all(isinstance(g, int) and g >= 1 for g in grid_sizes):
-                raise ValueError(f"grid_sizes must be a non-empty sequence of positive ints, got {grid_sizes!r}")
-        if selection not in ("stochastic", "deterministic"):
-            raise ValueError(f"selection must be 'stochastic' or 'deterministic', got {selection!r}")
-        if label_mixing not in ("saliency", "area"):
-            raise ValueError(f"label_mixing must be 'saliency' or 'area', got {label_mixing!r}")
-        self.alpha = float(alpha)
-        self.temperature = float(temperature)
-        self.threshold = threshold if threshold == "mean" else float(threshold)
-        self.grid_sizes = grid_sizes
-        self.selection = selection
-        self.label_mixing = label_mixing
+        self.alpha = C.check_number(alpha, "alpha", self, low=0, low_open=True)  # p_B ~ Beta(alpha, alpha)
+        self.temperature = C.check_number(temperature, "temperature", self, low=0, low_open=True)
+        if isinstance(threshold, str):
+            self.threshold: float | str = C.check_choice(threshold, "threshold", self, ("mean",))
+        else:  # a number in [0, 1), or 'mean'
+            try:
+                self.threshold = C.check_number(threshold, "threshold", self, low=0, high=1, high_open=True)
+            except (TypeError, ValueError) as err:
+                raise type(err)(f"{err} (or 'mean')") from None
+        self.grid_sizes = None if grid_sizes is None else C.check_int_sequence(grid_sizes, "grid_sizes", self, low=1)
+        self.selection = C.check_choice(selection, "selection", self, ("stochastic", "deterministic"))
+        self.label_mixing = C.check_choice(label_mixing, "label_mixing", self, ("saliency", "area"))
 
     def _sample(
         self, images: Tensor, saliency: Tensor | None, perm: Tensor, generator: torch.Generator | None

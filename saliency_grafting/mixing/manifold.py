@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
 
+from saliency_grafting.losses import soft_target_cross_entropy
+from saliency_grafting.mixing import _checks as C
 from saliency_grafting.mixing import functional as MF
 from saliency_grafting.mixing.base import BetaMixer, MixParams
+
+if TYPE_CHECKING:
+    from saliency_grafting.step import StepInputs
 
 __all__ = ["ManifoldMixup", "ManifoldParams", "find_stages"]
 
@@ -45,6 +51,8 @@ class ManifoldMixup(BetaMixer):
     labels, params)`` to get the logits of the mixed pass; calling the mixer on images alone mixes the input.
     """
 
+    last_stage_only = "it mixes hidden states inside the network, so nothing can follow it"
+
     def __init__(
         self,
         *,
@@ -57,6 +65,16 @@ class ManifoldMixup(BetaMixer):
     ) -> None:
         super().__init__(num_classes=num_classes, alpha=alpha, per_sample=per_sample, label_smoothing=label_smoothing,
                          validate=validate)  # fmt: skip
+        if layers is not None:
+            form = "None or a non-empty sequence of module names (str)"
+            if (
+                isinstance(layers, str)
+                or not isinstance(layers, Sequence)
+                or not all(isinstance(n, str) for n in layers)
+            ):
+                C.fail(TypeError, self, "layers", form, repr(layers))
+            if not layers or not all(layers):
+                C.fail(ValueError, self, "layers", form, repr(layers))
         self.layers = tuple(layers) if layers is not None else None
 
     def _sample(
@@ -68,11 +86,23 @@ class ManifoldMixup(BetaMixer):
         lam = self._draw_lambda(batch, generator, images.device).expand(batch)
         return ManifoldParams(perm=perm, mask=None, lam=lam, layer=layer)
 
-    def forward(
+    compile_safe = False
+
+    def mixed_loss(self, step: StepInputs, prepared: Any) -> tuple[Tensor, int]:
+        """The mix happens inside ``step.net``: a hook mixes the hidden state at the drawn stage."""
+        params = self.sample_params(step.images, step.labels, generator=step.generator)
+        step.observe(params)
+        logits, soft = self.forward(step.net, step.images, step.labels, params)
+        return soft_target_cross_entropy(logits, soft), step.images.shape[0]
+
+    def forward(  # type: ignore[override]
         self, model: nn.Module, images: Tensor, labels: Tensor, params: ManifoldParams
     ) -> tuple[Tensor, Tensor]:
         """The logits of ``model`` with its hidden state mixed at ``params.layer``, and the soft labels."""
         self._check_batch(images, labels)
+        if not isinstance(model, nn.Module):
+            C.fail(TypeError, self, "model", "an nn.Module (the hidden state is mixed by a hook)", type(model).__name__)
+        C.check_params(params, images, self, ManifoldParams, binary=False, validate=self.validate)
         soft = self.soft_labels(labels, params)
         if params.layer == 0:
             return model(self._mix_images(images, params)), soft

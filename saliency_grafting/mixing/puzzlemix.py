@@ -8,14 +8,20 @@ import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from saliency_grafting.losses import soft_target_cross_entropy
+from saliency_grafting.mixing import _checks as C
 from saliency_grafting.mixing import functional as MF
 from saliency_grafting.mixing.base import Mixer, MixParams, SaliencyKind
+
+if TYPE_CHECKING:
+    from saliency_grafting.step import StepInputs
 
 __all__ = ["AdversarialDraw", "PuzzleMix", "PuzzleMixParams", "transport_blocks", "transport_plan"]
 
@@ -136,6 +142,8 @@ class PuzzleMix(Mixer):
     """
 
     saliency_kind = SaliencyKind.INPUT_GRADIENT
+    finite_images = True  # its costs are computed from the pixels
+    params_type = PuzzleMixParams
 
     def __init__(
         self,
@@ -164,23 +172,25 @@ class PuzzleMix(Mixer):
             import gco  # noqa: F401
         except ImportError as err:
             raise ImportError("PuzzleMix needs graph cuts: pip install 'saliency_grafting[puzzlemix]'") from err
-        if not alpha > 0:
-            raise ValueError(f"alpha must be > 0 (lambda ~ Beta(alpha, alpha)), got {alpha!r}")
-        if not (isinstance(n_labels, int) and n_labels >= 2):
-            raise ValueError(f"n_labels must be an int >= 2, got {n_labels!r}")
-        if not block_nums or not all(isinstance(n, int) and n >= 1 for n in block_nums):
-            raise ValueError(f"block_nums must be positive ints, got {block_nums!r}")
-        for name, value in (("neigh_size", neigh_size), ("t_size", 1 if t_size is None else t_size)):
-            if not (isinstance(value, int) and value >= 1):
-                raise ValueError(f"{name} must be a positive int (pixels), got {value!r}")
-        self.alpha, self.beta, self.gamma, self.eta = float(alpha), float(beta), float(gamma), float(eta)
-        self.neigh_size, self.n_labels, self.block_nums = neigh_size, n_labels, tuple(block_nums)
-        self.transport, self.t_eps, self.t_size = bool(transport), float(t_eps), t_size
-        if not 0 <= adv_p <= 1 or adv_eps < 0:
-            raise ValueError(f"adv_p must be in [0, 1] and adv_eps >= 0, got {adv_p!r}, {adv_eps!r}")
-        self.mean, self.std = mean, std
-        self.adv_p, self.adv_eps = float(adv_p), float(adv_eps)
-        self.workers = workers or os.cpu_count() or 1
+        number = C.check_number
+        self.alpha = number(alpha, "alpha", self, low=0, low_open=True)  # lambda ~ Beta(alpha, alpha)
+        self.beta, self.gamma = number(beta, "beta", self, low=0), number(gamma, "gamma", self, low=0)
+        self.eta = number(eta, "eta", self, low=0)
+        self.neigh_size = C.check_int(neigh_size, "neigh_size", self, low=1)  # pixels
+        self.n_labels = C.check_int(n_labels, "n_labels", self, low=2, high=64)
+        self.block_nums = C.check_int_sequence(block_nums, "block_nums", self, low=2)  # a 1x1 grid has no cut
+        self.transport = C.check_flag(transport, "transport", self)
+        self.t_eps = number(t_eps, "t_eps", self, low=0)
+        self.t_size = None if t_size is None else C.check_int(t_size, "t_size", self, low=1)  # pixels
+        if (mean is None) != (std is None):
+            C.fail(ValueError, self, "mean and std", "both given or both None", f"mean={mean!r}, std={std!r}")
+        self.mean = None if mean is None else C.check_number_sequence(mean, "mean", self)
+        self.std = None if std is None else C.check_number_sequence(std, "std", self, low=0, low_open=True)
+        if self.mean is not None and len(self.mean) != len(self.std) and 1 not in (len(self.mean), len(self.std)):
+            C.fail(ValueError, self, "mean and std", "of one length (one value per channel)", f"{mean!r}, {std!r}")
+        self.adv_p = number(adv_p, "adv_p", self, low=0, high=1)
+        self.adv_eps = number(adv_eps, "adv_eps", self, low=0, high=255)  # in pixel levels out of 255
+        self.workers = (os.cpu_count() or 1) if workers is None else C.check_int(workers, "workers", self, low=1)
         self._pool: ProcessPoolExecutor | None = None
 
     def _stats(self, images: Tensor) -> tuple[Tensor, Tensor]:
@@ -224,6 +234,29 @@ class PuzzleMix(Mixer):
         noise = (draw.start + (self.adv_eps + 2) / 255 * gradient.sign()).clamp(-eps, eps)
         return noise * MF.sample_uniform((), generator, noise.device)
 
+    def bind_data(self, mean: Tensor, std: Tensor) -> None:
+        if self.mean is None:  # its smoothness term and noise work on pixels
+            self.mean, self.std = tuple(mean.tolist()), tuple(std.tolist())
+
+    def prepare(self, step: StepInputs) -> tuple[Tensor, tuple[AdversarialDraw, Tensor] | None]:
+        """The input-gradient pass (at the noisy images when adversarial noise is drawn) and the noise."""
+        draw = self.start_adversarial(step.images, step.generator)
+        if draw is None:
+            return step.saliency(), None
+        if step.source is None or not hasattr(step.source, "with_gradient"):
+            raise ValueError("PuzzleMix's adversarial noise (adv_p > 0) needs the input_gradient saliency source")
+        saliency, gradient = step.saliency(self.noisy(step.images, draw), return_gradient=True)
+        return saliency, (draw, self.finish_adversarial(draw, gradient, step.generator))
+
+    def mixed_loss(self, step: StepInputs, prepared: Any) -> tuple[Tensor, int]:
+        saliency, adversarial = prepared
+        params = self.sample_params(step.images, step.labels, saliency, generator=step.generator)
+        if adversarial is not None:
+            params = self.with_noise(params, *adversarial)
+        step.observe(params)
+        mixed, soft = self.apply(step.images, step.labels, params)
+        return soft_target_cross_entropy(step.net(mixed), soft), mixed.shape[0]
+
     def with_noise(self, params: PuzzleMixParams, draw: AdversarialDraw, noise: Tensor) -> PuzzleMixParams:
         """``params`` that add ``noise`` to x_i and / or x_perm (as drawn) before the mix."""
         return dataclasses.replace(params, noise=noise, noise_source=draw.source, noise_dest=draw.dest)
@@ -261,10 +294,12 @@ class PuzzleMix(Mixer):
         assert saliency is not None
         batch, _, height, width = images.shape
         device = images.device
+        bad = [n for n in self.block_nums if height != width or width % n != 0]
+        if bad:
+            C.fail(ValueError, self, "images", f"square with a side divisible by the block grid {bad[0]} (block_nums "
+                   f"{self.block_nums})", f"{height}x{width}")  # fmt: skip
         pick = int(torch.randint(len(self.block_nums), (), generator=generator, device=MF.draw_device(generator)))
         n = self.block_nums[pick]
-        if height != width or width % n != 0:
-            raise ValueError(f"PuzzleMix needs square images divisible by the block grid {n}, got {height}x{width}")
         lam = MF.sample_beta(self.alpha, (batch,), generator, device)
         block = width // n
         # Pooling sizes must divide the block (the official code assumes so; gcd keeps e.g. 48 px images working).

@@ -7,6 +7,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from saliency_grafting.mixing import _checks as C
 from saliency_grafting.mixing import functional as MF
 from saliency_grafting.mixing.base import BetaMixer, MixParams, SaliencyKind
 from saliency_grafting.saliency.static import static_saliency
@@ -24,6 +25,7 @@ class SaliencyMix(BetaMixer):
     """
 
     saliency_kind = SaliencyKind.IMAGE
+    binary_mask = True
 
     def __init__(
         self,
@@ -37,9 +39,7 @@ class SaliencyMix(BetaMixer):
     ) -> None:
         super().__init__(num_classes=num_classes, alpha=alpha, per_sample=per_sample, label_smoothing=label_smoothing,
                          validate=validate)  # fmt: skip
-        if method not in ("spectral_residual", "opencv_fine_grained"):
-            raise ValueError(f"method must be 'spectral_residual' or 'opencv_fine_grained', got {method!r}")
-        self.method = method
+        self.method = C.check_choice(method, "method", self, ("spectral_residual", "opencv_fine_grained"))
 
     def _sample(
         self, images: Tensor, saliency: Tensor | None, perm: Tensor, generator: torch.Generator | None

@@ -166,22 +166,26 @@ def test_property_any_batch_and_image_size(name: str, batch: int, height: int, w
 
 
 @pytest.mark.parametrize(
-    ("images", "labels", "match"),
+    ("images", "labels", "error", "match"),
     [
-        (torch.randn(4, 32, 32), torch.zeros(4, dtype=torch.long), "images must be a float tensor"),
-        (torch.zeros(4, 3, 8, 8, dtype=torch.uint8), torch.zeros(4, dtype=torch.long), "images must be a float"),
-        (torch.randn(0, 3, 8, 8), torch.zeros(0, dtype=torch.long), "at least one sample"),
-        (torch.randn(4, 3, 8, 8), torch.zeros(3, dtype=torch.long), "labels must have 4 entries"),
-        (torch.randn(4, 3, 8, 8), torch.tensor([0, 1, 2, NUM_CLASSES]), r"labels must lie in \[0, 10\)"),
-        (torch.randn(4, 3, 8, 8), torch.tensor([0, -1, 2, 3]), r"labels must lie in \[0, 10\)"),
-        (torch.randn(4, 3, 8, 8), torch.zeros(4), "integer class indices"),
-        (torch.randn(4, 3, 8, 8), torch.zeros(4, 7), r"soft labels must be a float tensor \[4, 10\]"),
-        (torch.randn(4, 3, 8, 8), torch.zeros(4, 1, 1, dtype=torch.long), "labels must be"),
+        (torch.randn(4, 32, 32), torch.zeros(4, dtype=torch.long), ValueError, r"images must be .*\[B, C, H, W\]"),
+        (torch.zeros(4, 3, 8, 8, dtype=torch.uint8), torch.zeros(4, dtype=torch.long), TypeError, "images must be"),
+        (torch.randn(0, 3, 8, 8), torch.zeros(0, dtype=torch.long), ValueError, "at least one sample"),
+        (torch.randn(4, 3, 0, 8), torch.zeros(4, dtype=torch.long), ValueError, "images must be .*H, W >= 1"),
+        (torch.randn(4, 3, 8, 8), torch.zeros(3, dtype=torch.long), ValueError, r"labels must be \[4\]"),
+        (torch.randn(4, 3, 8, 8), torch.tensor([0, 1, 2, NUM_CLASSES]), ValueError, r"labels .* in \[0, 10\)"),
+        (torch.randn(4, 3, 8, 8), torch.tensor([0, -1, 2, 3]), ValueError, r"labels .* in \[0, 10\)"),
+        (torch.randn(4, 3, 8, 8), torch.zeros(4), TypeError, "labels .*int class indices"),
+        (torch.randn(4, 3, 8, 8), torch.zeros(4, dtype=torch.bool), TypeError, "labels .*int class indices"),
+        (torch.randn(4, 3, 8, 8), torch.zeros(4, 7), ValueError, r"labels .*\[4, 10\] soft or one-hot"),
+        (torch.randn(4, 3, 8, 8), torch.zeros(4, 1, 1, dtype=torch.long), ValueError, "labels must be"),
+        ([[0.0]], torch.zeros(4, dtype=torch.long), TypeError, "images must be .*got builtins.list"),
     ],
 )
-def test_bad_batches_raise_value_errors_naming_the_argument(mixer: sg.Mixer, images, labels, match: str) -> None:
-    with pytest.raises(ValueError, match=match):
-        mixer(images, labels, torch.rand(images.shape[0], 2, 2), generator=seeded())
+def test_bad_batches_raise_errors_naming_the_argument(mixer: sg.Mixer, images, labels, error, match: str) -> None:
+    with pytest.raises(error, match=match) as info:
+        mixer(images, labels, torch.rand(4, 2, 2), generator=seeded())
+    assert str(info.value).startswith(f"{type(mixer).__name__}: ")
 
 
 def test_label_range_check_can_be_switched_off() -> None:
@@ -195,9 +199,9 @@ def test_label_range_check_can_be_switched_off() -> None:
 def test_bad_saliency_raises(name: str) -> None:
     mixer = build(name)
     images, labels, saliency = make_batch(4)
-    with pytest.raises(ValueError, match=r"saliency must be a float tensor \[B, h, w\]"):
+    with pytest.raises(ValueError, match=r"saliency must be a floating-point tensor \[B, h, w\]"):
         mixer(images, labels, saliency[:3], generator=seeded())
-    with pytest.raises(ValueError, match=r"saliency must be a float tensor"):
+    with pytest.raises(ValueError, match=r"saliency must be a floating-point tensor"):
         mixer(images, labels, saliency.unsqueeze(1).expand(4, 3, 8, 8), generator=seeded())
     nan = saliency.clone()
     nan[1, 2, 3] = float("nan")
@@ -242,9 +246,9 @@ def test_params_of_the_wrong_batch_are_rejected_by_apply() -> None:
         mixer.apply(images, labels, params)
 
 
-@pytest.mark.parametrize("bad", [0, -3, 2.5, True])
-def test_num_classes_must_be_a_positive_int(bad) -> None:
-    with pytest.raises(ValueError, match="num_classes"):
+@pytest.mark.parametrize(("bad", "error"), [(0, ValueError), (-3, ValueError), (2.5, TypeError), (True, TypeError)])
+def test_num_classes_must_be_a_positive_int(bad, error) -> None:
+    with pytest.raises(error, match="Mixup: num_classes must be an int >= 1"):
         sg.create_mixer("mixup", bad)
 
 

@@ -1,4 +1,4 @@
-"""Manifold Mixup (hidden states via a hook), AugMix views with the JSD loss, and chained mixers."""
+"""Manifold Mixup (hidden states via a hook) and AugMix views with the JSD loss (chains: tests/mixing/test_chain.py)."""
 
 from __future__ import annotations
 
@@ -71,23 +71,3 @@ def test_augmix_views_are_seeded_and_normalised_like_the_input() -> None:
     assert a[0].min() >= -2 - 1e-4 and a[0].max() <= 2 + 1e-4  # pixels stay in [0, 1]
     mixed, soft = mixer(x, torch.tensor([1, 2, 3]))
     assert torch.equal(mixed, x) and torch.equal(soft.argmax(1), torch.tensor([1, 2, 3]))
-
-
-def test_cutout_plus_mixup_chain() -> None:
-    chain = sg.create_mixer("cutout+mixup", NUM_CLASSES, alpha=0.5, size=8)
-    assert isinstance(chain, sg.Chain) and chain.stages[1].alpha == 0.5 and chain.stages[0].size == 8
-    images, labels, _ = make_batch(6)
-    mixed, soft = chain(images, labels, generator=seeded())
-    torch.testing.assert_close(soft.sum(1), torch.ones(6))
-    assert mixed.shape == images.shape and (soft > 0).sum(1).max() <= 2
-    # Rerun the two stages by hand with the same generator.
-    g = seeded()
-    cut, cut_labels = chain.stages[0](images, labels, generator=g)
-    expected = chain.stages[1](cut, cut_labels, generator=g)
-    assert torch.equal(mixed, expected[0]) and torch.equal(soft, expected[1])
-    with pytest.raises(NotImplementedError):
-        chain.sample_params(images, labels)
-    with pytest.raises(ValueError, match=r"unexpected keyword argument\(s\) \['temperature'\]"):
-        sg.create_mixer("cutout+mixup", NUM_CLASSES, temperature=1.0)
-    with pytest.raises(ValueError, match="at least two"):
-        sg.Chain([sg.Mixup(num_classes=3)])
