@@ -31,11 +31,14 @@ from saliency_grafting.saliency import (
     spectral_residual_saliency,
     static_saliency,
 )
+from saliency_grafting.saliency.sources import SOURCES, SaliencySource, create_source
+from saliency_grafting.step import LossTerm, MixStep, StepInputs
 
 __version__ = "0.1.0"
 
 __all__ = [
     "MIXERS",
+    "SOURCES",
     "AttentiveCutMix",
     "AugMix",
     "Chain",
@@ -43,6 +46,8 @@ __all__ = [
     "Cutout",
     "ForwardSaliency",
     "GraftingParams",
+    "LossTerm",
+    "MixStep",
     "ManifoldMixup",
     "MixParams",
     "Mixer",
@@ -52,8 +57,11 @@ __all__ = [
     "SaliencyGrafting",
     "SaliencyKind",
     "SaliencyMix",
+    "SaliencySource",
+    "StepInputs",
     "calibrated_lambda",
     "create_mixer",
+    "create_source",
     "find_last_conv_stage",
     "find_stages",
     "grad_cam",

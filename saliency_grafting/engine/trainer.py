@@ -1,4 +1,4 @@
-"""The training loop: any mixer with the saliency it declares, warm-up, AMP, DDP, exact resume, callbacks."""
+"""The training loop: any method through one step protocol (``MixStep``), warm-up, AMP, DDP, exact resume."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import contextlib
 import json
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -13,19 +14,16 @@ from typing import Any, Protocol
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from saliency_grafting.config import TrainConfig, save_yaml
 from saliency_grafting.data import Dataset, StreamLoader, TensorLoader, load_dataset
 from saliency_grafting.engine.checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
 from saliency_grafting.engine.evaluate import evaluate
-from saliency_grafting.losses import soft_target_cross_entropy
-from saliency_grafting.mixing import AugMix, Chain, ManifoldMixup, NoMix, PuzzleMix, SaliencyKind, create_mixer
-from saliency_grafting.mixing.augmix import jensen_shannon
+from saliency_grafting.mixing import Mixer, create_mixer
 from saliency_grafting.models import create_model
 from saliency_grafting.models.regularizers import apply_regularizer
-from saliency_grafting.saliency import ForwardSaliency, input_gradient_saliency
+from saliency_grafting.step import MixStep
 
 __all__ = ["Callback", "TensorBoardLogger", "Trainer", "lr_factor", "make_loaders"]
 
@@ -47,6 +45,12 @@ def _to_cpu(value: Any) -> Any:
     if isinstance(value, list):
         return [_to_cpu(v) for v in value]
     return value
+
+
+def _rate(history: list[dict[str, Any]], key: str) -> float | None:
+    """Items per second over all epochs: the epochs' counts (rate x seconds) over their total seconds."""
+    seconds = sum(m["seconds"] for m in history)
+    return sum(m[key] * m["seconds"] for m in history) / seconds if history and seconds > 0 else None
 
 
 class TensorBoardLogger:
@@ -111,53 +115,57 @@ def _distributed() -> tuple[int, int, int]:
 
 
 class Trainer:
-    """Trains ``config.model`` on ``config.dataset`` with ``config.mixer`` and writes a run directory.
+    """Trains ``model`` with ``mixer`` on ``loaders = (train, test)`` as ``config`` says; writes a run directory.
 
-    One step (after ``warmup_epochs`` of clean training): clean forward (the forward-saliency hook keeps the last
-    conv stage's ``sum_c |A_c|``) -> the mixer's saliency -> ``mix_times`` mixed batches -> loss on the clean batch
-    plus the mixed ones (``objective="clean+mixed"``, the paper's SG recipe and the default for SG) or on the mixed
-    ones only (``"mixed"``, the default for the other mixers, as in their papers).
+    One step (after ``warmup_epochs`` of clean training) is ``MixStep``'s: the clean forward (the forward-saliency
+    hook keeps the last conv stage's ``sum_c |A_c|``) -> the mixer's ``prepare`` -> ``mix_times`` mixed batches,
+    each term backpropagated as soon as it is formed. ``Trainer.from_config`` builds everything from a
+    ``TrainConfig`` (what ``sgraft train`` does).
     """
 
-    def __init__(self, config: TrainConfig, *, callbacks: Iterable[Callback] = (), data: Dataset | None = None):
+    def __init__(
+        self,
+        model: nn.Module,
+        mixer: Mixer,
+        loaders: tuple[TensorLoader | StreamLoader, TensorLoader | StreamLoader],
+        config: TrainConfig,
+        *,
+        callbacks: Iterable[Callback] = (),
+        data: Dataset | None = None,
+    ) -> None:
         self.config = config
         self.rank, local_rank, self.world_size = _distributed()
         self.device = self._device(config.device, local_rank)
         self.run_dir = Path(config.out) if config.out else None
         self.callbacks = list(callbacks)
-        torch.manual_seed(config.seed)
-        self.data = data if data is not None else load_dataset(
-            config.dataset, config.data_dir, download=config.download, per_class=config.per_class,
-            seed=config.seed, image_size=config.image_size,
-        )  # fmt: skip
-        self.train_loader, self.test_loader = make_loaders(self.data, config, self.device, self.rank, self.world_size)
+        self.data = data
+        self.train_loader, self.test_loader = loaders
         if len(self.train_loader) == 0:
-            raise ValueError(f"--batch-size {config.batch_size} exceeds the {self.data.num_train} training images")
-        self.mixer = create_mixer(config.mixer, self.data.num_classes, label_smoothing=config.label_smoothing,
-                                  validate=False, **config.mixer_args)  # fmt: skip
-        for stage in self.mixer.stages if isinstance(self.mixer, Chain) else [self.mixer]:
-            if isinstance(stage, PuzzleMix) and stage.mean is None:  # its smoothness term works on pixels
-                stage.mean, stage.std = tuple(self.data.mean.tolist()), tuple(self.data.std.tolist())
-        self.objective = config.objective
-        if self.objective == "auto":
-            self.objective = "clean+mixed" if config.mixer == "saliency_grafting" else "mixed"
-        if self.objective not in ("clean+mixed", "mixed"):
-            raise ValueError(f"objective must be 'auto', 'clean+mixed' or 'mixed', got {config.objective!r}")
-        model = self.build_model().to(self.device)
+            raise ValueError(f"--batch-size {config.batch_size} exceeds the training images ({config.batch_size} "
+                             "or more are needed for one batch)")  # fmt: skip
+        self.mixer = mixer
+        model = model.to(self.device)
         if config.channels_last:
             model = model.to(memory_format=torch.channels_last)
         self.model = model
-        self.hook = None
-        if self.mixer.saliency_kind is SaliencyKind.FORWARD:
-            self.hook = ForwardSaliency(model, config.saliency_layer)
-        self.net: nn.Module = model
+        net: nn.Module = model
         if self.world_size > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.net = nn.parallel.DistributedDataParallel(model, device_ids=ids)
+            net = nn.parallel.DistributedDataParallel(model, device_ids=ids)
         if config.compile:
-            if "manifold_mixup" in config.mixer:
-                raise ValueError("--compile cannot be combined with manifold_mixup: it mixes through a forward hook")
-            self.net = torch.compile(self.net)
+            if not mixer.compile_safe:
+                raise ValueError(f"--compile cannot be combined with {config.mixer}: it mixes through a forward hook")
+            net = torch.compile(net)
+        self.net = net
+        amp_dtype = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[config.amp]
+        self.amp_dtype = amp_dtype
+        self.mix_generator = torch.Generator().manual_seed(config.seed * 1000 + self.rank)  # the mixing, per rank
+        # The step attaches the forward-saliency hook (if the method uses it) to the bare model.
+        self.step = MixStep(model, mixer, net=net, objective=config.objective, saliency=config.saliency,
+                            saliency_layer=config.saliency_layer, mix_times=config.mix_times,
+                            mix_reduction=config.mix_reduction, label_smoothing=config.label_smoothing,
+                            generator=self.mix_generator, autocast=self.autocast)  # fmt: skip
+        self.objective = self.step.objective
         self.optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                                          nesterov=config.nesterov and config.momentum > 0,
                                          weight_decay=config.weight_decay)  # fmt: skip
@@ -165,15 +173,31 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda step: lr_factor(config.schedule, step / total, config.milestones, config.gamma)
         )
-        amp_dtype = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[config.amp]
-        self.amp_dtype = amp_dtype
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=amp_dtype is torch.float16)
-        self.mix_generator = torch.Generator().manual_seed(config.seed * 1000 + self.rank)  # the mixing, per rank
         # Whether to mix a batch changes how many forward passes a step makes: every rank must agree on it.
         self.coin_generator = torch.Generator().manual_seed(config.seed * 1000 + 999)
         self.start_epoch = 0
         self.history: list[dict[str, Any]] = []
-        self._adversarial: tuple[Any, Tensor] | None = None  # PuzzleMix's noise for the current batch
+
+    @classmethod
+    def from_config(
+        cls, config: TrainConfig, *, callbacks: Iterable[Callback] = (), data: Dataset | None = None
+    ) -> Trainer:
+        """Data, loaders, mixer and model as ``config`` names them (``data`` skips loading the dataset)."""
+        rank, local_rank, world_size = _distributed()
+        device = cls._device(config.device, local_rank)
+        torch.manual_seed(config.seed)
+        data = data if data is not None else load_dataset(
+            config.dataset, config.data_dir, download=config.download, per_class=config.per_class,
+            seed=config.seed, image_size=config.image_size,
+        )  # fmt: skip
+        loaders = make_loaders(data, config, device, rank, world_size)
+        mixer = create_mixer(config.mixer, data.num_classes, label_smoothing=config.label_smoothing,
+                             validate=False, **config.mixer_args)  # fmt: skip
+        mixer.bind_data(data.mean, data.std)
+        model = create_model(config.model, data.num_classes, **config.model_args)
+        model = apply_regularizer(model, config.regularizer, **config.regularizer_args)
+        return cls(model, mixer, loaders, config, callbacks=callbacks, data=data)
 
     # -- setup ----------------------------------------------------------------------------------------------
 
@@ -186,11 +210,6 @@ class Trainer:
             torch.cuda.set_device(device)
         return device
 
-    def build_model(self) -> nn.Module:
-        """The network with its regulariser (ShakeDrop, DropBlock) if any."""
-        model = create_model(self.config.model, self.data.num_classes, **self.config.model_args)
-        return apply_regularizer(model, self.config.regularizer, **self.config.regularizer_args)
-
     def autocast(self) -> contextlib.AbstractContextManager:
         return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
 
@@ -200,92 +219,38 @@ class Trainer:
 
     # -- one step -------------------------------------------------------------------------------------------
 
-    def _saliency(self, images: Tensor, labels: Tensor) -> Tensor | None:
-        kind = self.mixer.saliency_kind
-        if kind is SaliencyKind.FORWARD:
-            return self.hook.saliency
-        if kind is SaliencyKind.INPUT_GRADIENT:
-            return self._input_gradient(images, labels)
-        return None
+    def step_batch(self, images: Tensor, labels: Tensor, mixing: bool) -> tuple[Tensor, Tensor | None, int]:
+        """Forward, loss and backward of one batch (gradients accumulate; the optimizer step is the caller's).
 
-    def _input_gradient(self, images: Tensor, labels: Tensor) -> Tensor:
-        """PuzzleMix's extra forward and backward (outside DDP): in eval mode when the clean loss is not trained
-        on (the official CIFAR recipe), in train mode otherwise; it also prepares adversarial noise if asked."""
-        puzzle = self.mixer.stages[-1] if isinstance(self.mixer, Chain) else self.mixer
-        draw = puzzle.start_adversarial(images, self.mix_generator) if isinstance(puzzle, PuzzleMix) else None
-        was_training = self.model.training
-        self.model.train(self.objective == "clean+mixed")
-        try:
-            with self.autocast():
-                at = puzzle.noisy(images, draw) if draw is not None else images
-                saliency, gradient = input_gradient_saliency(self.model, at, labels, return_gradient=True)
-        finally:
-            self.model.train(was_training)
-        self._adversarial = (
-            None if draw is None else (draw, puzzle.finish_adversarial(draw, gradient, self.mix_generator))
-        )
-        return saliency
-
-    def train_step(self, images: Tensor, labels: Tensor, mixing: bool) -> tuple[Tensor, Tensor | None, int]:
-        """Loss of one batch; returns ``(loss, clean logits or None, samples forwarded)``."""
-        clean = not mixing or self.objective == "clean+mixed" or isinstance(self.mixer, AugMix)
-        needs_clean_pass = clean or (mixing and self.mixer.saliency_kind is SaliencyKind.FORWARD)
-        loss = torch.zeros((), device=self.device)
+        Returns ``(loss (detached), clean logits or None, samples forwarded for the loss)``. Each loss term is
+        backpropagated as soon as it is formed, so the clean pass's graph is freed before the mixed pass; under
+        DDP, whose gradient reduction runs once per backward, the terms are summed and backpropagated once.
+        """
+        total: Tensor | None = None
         logits, samples = None, 0
-        if needs_clean_pass:
-            with self.autocast(), torch.set_grad_enabled(clean):  # a saliency-only pass needs no graph
-                out = self.net(images)
-            if clean:  # samples count when they feed the loss, not for a saliency-only pass
-                samples += len(images)
-                logits = out
-                loss = F.cross_entropy(out.float(), labels, label_smoothing=self.config.label_smoothing)
-        if mixing and isinstance(self.mixer, AugMix):  # CE(clean) + w * JS(clean, view 1, view 2)
-            views = self.mixer.views(images, self.data.mean, self.data.std, self.mix_generator)
-            with self.autocast():
-                loss = loss + self.mixer.jsd_weight * jensen_shannon(logits, *(self.net(v) for v in views))
-            samples += len(images) * len(views)
-        elif mixing:
-            saliency = self._saliency(images, labels)
-            k = self.config.mix_times
-            for _ in range(k):
-                with self.autocast():
-                    mixed = self._mixed_loss(images, labels, saliency)
-                # "mean" keeps the step on augmented data the same size for every k; "sum" grows it with k.
-                loss = loss + (mixed / k if self.config.mix_reduction == "mean" and k > 1 else mixed)
-                samples += len(images)
-        return loss, logits, samples
-
-    def _mixed_loss(self, images: Tensor, labels: Tensor, saliency: Tensor | None) -> Tensor:
-        """Mix a batch (a chain's earlier stages on the images, Manifold Mixup inside the net) and score it."""
-        stages = self.mixer.stages if isinstance(self.mixer, Chain) else [self.mixer]
-        targets: Tensor = labels
-        for stage in stages[:-1]:
-            needs = stage.saliency_kind is not SaliencyKind.NONE
-            images, targets = stage(images, targets, saliency if needs else None, generator=self.mix_generator)
-        last = stages[-1]
-        if isinstance(last, ManifoldMixup):
-            params = last.sample_params(images, targets, generator=self.mix_generator)
-            logits, soft = last.forward(self.net, images, targets, params)
-        else:
-            needs = last.saliency_kind is not SaliencyKind.NONE
-            params = last.sample_params(images, targets, saliency if needs else None, generator=self.mix_generator)
-            if isinstance(last, PuzzleMix) and self._adversarial is not None:
-                params = last.with_noise(params, *self._adversarial)
-            mixed, soft = last.apply(images, targets, params)
-            logits = self.net(mixed)
-        return soft_target_cross_entropy(logits, soft)
+        terms = self.step.terms(images, labels, mixing=mixing)
+        if self.world_size > 1:
+            terms = list(terms)
+            if terms:
+                self.scaler.scale(torch.stack([t.loss for t in terms]).sum()).backward()
+        for term in terms:
+            if self.world_size == 1:
+                self.scaler.scale(term.loss).backward()
+            total = term.loss.detach() if total is None else total + term.loss.detach()
+            samples += term.samples
+            logits = term.logits.detach() if term.logits is not None else logits
+        return (total if total is not None else torch.zeros((), device=self.device)), logits, samples
 
     def train_epoch(self, epoch: int) -> dict[str, Any]:
         self.net.train()
-        mixing_epoch = epoch >= self.config.warmup_epochs and not isinstance(self.mixer, NoMix)
+        mixing_epoch = epoch >= self.config.warmup_epochs and self.mixer.mixes
         sums = torch.zeros(3, device=self.device)  # loss * n, clean errors, clean count
         images_seen = samples_seen = 0
         start = time.perf_counter()
         for images, labels in self._progress(self.train_loader, epoch):
             mixing = mixing_epoch and bool(torch.rand((), generator=self.coin_generator) < self.config.mix_prob)
-            loss, logits, samples = self.train_step(images, labels, mixing)
             self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(loss).backward()
+            loss, logits, samples = self.step_batch(images, labels, mixing)
             self.scaler.step(self.optimizer)
             self.scaler.update()
             self.scheduler.step()
@@ -299,6 +264,12 @@ class Trainer:
             torch.cuda.synchronize(self.device)
         seconds = time.perf_counter() - start
         loss_sum, errors, clean = sums.tolist()
+        diagnostics = self.step.read_stats()  # accumulated on the device; read once per epoch
+        if diagnostics.get("mix_empty", 0.0) > 0.9 and self.is_main:
+            print(f"sgraft: warning: {100 * diagnostics['mix_empty']:.0f} % of the mixed samples of epoch {epoch + 1} "
+                  "kept nothing of their source image (an empty mask); for Saliency Grafting the saliency map is "
+                  "probably too coarse: choose a layer with a larger map (--saliency-layer) or use larger images",
+                  file=sys.stderr)  # fmt: skip
         return {
             "train_loss": loss_sum / max(images_seen, 1),
             "train_top1_error": 100.0 * errors / clean if clean else None,
@@ -306,6 +277,7 @@ class Trainer:
             "seconds": seconds,
             "images_per_s": images_seen * self.world_size / seconds,
             "samples_per_s": samples_seen * self.world_size / seconds,
+            **diagnostics,
         }
 
     def _progress(self, batches: Iterable[Any], epoch: int) -> Iterator[Any]:
@@ -348,9 +320,7 @@ class Trainer:
 
     def close(self) -> None:
         """Remove the saliency hook; in a distributed run wait for every rank, then leave the process group."""
-        if self.hook is not None:
-            self.hook.remove()
-            self.hook = None
+        self.step.close()
         if self.world_size > 1 and dist.is_initialized():
             dist.barrier()
             dist.destroy_process_group()
@@ -367,8 +337,9 @@ class Trainer:
             "final_train_top1_error": self.history[-1].get("train_top1_error") if self.history else None,
             "final_train_loss": self.history[-1].get("train_loss") if self.history else None,
             "train_seconds": sum(m["seconds"] for m in self.history),
-            "samples_per_s": final.get("samples_per_s"),
-            "images_per_s": final.get("images_per_s"),
+            # the whole run's throughput (training time only), not the last epoch's
+            "samples_per_s": _rate(self.history, "samples_per_s"),
+            "images_per_s": _rate(self.history, "images_per_s"),
             "parameters": sum(p.numel() for p in self.model.parameters()),
         }
 

@@ -182,10 +182,10 @@ class PuzzleMix(Mixer):
         self.transport = C.check_flag(transport, "transport", self)
         self.t_eps = number(t_eps, "t_eps", self, low=0)
         self.t_size = None if t_size is None else C.check_int(t_size, "t_size", self, low=1)  # pixels
-        if (mean is None) != (std is None):
-            C.fail(ValueError, self, "mean and std", "both given or both None", f"mean={mean!r}, std={std!r}")
         self.mean = None if mean is None else C.check_number_sequence(mean, "mean", self)
         self.std = None if std is None else C.check_number_sequence(std, "std", self, low=0, low_open=True)
+        if (mean is None) != (std is None):
+            C.fail(ValueError, self, "mean and std", "both given or both None", f"mean={mean!r}, std={std!r}")
         if self.mean is not None and len(self.mean) != len(self.std) and 1 not in (len(self.mean), len(self.std)):
             C.fail(ValueError, self, "mean and std", "of one length (one value per channel)", f"{mean!r}, {std!r}")
         self.adv_p = number(adv_p, "adv_p", self, low=0, high=1)

@@ -39,8 +39,8 @@ def test_lr_schedules() -> None:
 
 def test_sg_recipe_warms_up_then_trains_on_clean_and_grafted(tmp_path: Path) -> None:
     config = TrainConfig(epochs=3, warmup_epochs=1, out=str(tmp_path / "run"), **SMALL)
-    trainer = Trainer(config, data=small_data())
-    assert trainer.objective == "clean+mixed" and trainer.hook is not None
+    trainer = Trainer.from_config(config, data=small_data())
+    assert trainer.objective == "clean+mixed" and trainer.step.source.name == "forward"
     summary = trainer.fit()
     lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [m["mixing"] for m in lines] == [False, True, True]
@@ -56,32 +56,32 @@ def test_sg_recipe_warms_up_then_trains_on_clean_and_grafted(tmp_path: Path) -> 
 
 def test_baseline_objective_is_mixed_only_and_mix_times_multiplies_samples() -> None:
     config = TrainConfig(epochs=1, mixer="cutmix", mix_times=3, **SMALL)
-    trainer = Trainer(config, data=small_data())
-    assert trainer.objective == "mixed" and trainer.hook is None
+    trainer = Trainer.from_config(config, data=small_data())
+    assert trainer.objective == "mixed" and trainer.step.source is None
     metrics = trainer.train_epoch(0)
     assert metrics["samples_per_s"] / metrics["images_per_s"] == pytest.approx(3)
     assert metrics["train_top1_error"] is None  # no clean pass
-    vanilla = Trainer(TrainConfig(epochs=1, mixer="none", **SMALL), data=small_data()).train_epoch(0)
+    vanilla = Trainer.from_config(TrainConfig(epochs=1, mixer="none", **SMALL), data=small_data()).train_epoch(0)
     assert not vanilla["mixing"] and vanilla["samples_per_s"] == pytest.approx(vanilla["images_per_s"])
 
 
 def test_mix_prob_zero_never_mixes_and_losses_are_finite() -> None:
-    trainer = Trainer(TrainConfig(epochs=1, mix_prob=0.0, **SMALL), data=small_data())
+    trainer = Trainer.from_config(TrainConfig(epochs=1, mix_prob=0.0, **SMALL), data=small_data())
     metrics = trainer.train_epoch(0)
     assert metrics["samples_per_s"] == pytest.approx(metrics["images_per_s"]) and math.isfinite(metrics["train_loss"])
 
 
 def test_attentive_cutmix_gets_forward_saliency_with_a_saliency_only_pass() -> None:
-    trainer = Trainer(TrainConfig(epochs=1, mixer="attentive_cutmix", **SMALL), data=small_data())
+    trainer = Trainer.from_config(TrainConfig(epochs=1, mixer="attentive_cutmix", **SMALL), data=small_data())
     metrics = trainer.train_epoch(0)
     # The saliency-only clean pass is overhead, not a training sample.
     assert trainer.objective == "mixed" and metrics["samples_per_s"] / metrics["images_per_s"] == pytest.approx(1)
 
 
 def test_seeded_runs_repeat_exactly() -> None:
-    results = [Trainer(TrainConfig(epochs=2, **SMALL), data=small_data()).fit() for _ in range(2)]
+    results = [Trainer.from_config(TrainConfig(epochs=2, **SMALL), data=small_data()).fit() for _ in range(2)]
     assert results[0]["final_top1_error"] == results[1]["final_top1_error"]
-    a, b = (Trainer(TrainConfig(epochs=1, seed=s, **SMALL), data=small_data()) for s in (0, 0))
+    a, b = (Trainer.from_config(TrainConfig(epochs=1, seed=s, **SMALL), data=small_data()) for s in (0, 0))
     a.fit()
     b.fit()
     for pa, pb in zip(a.model.parameters(), b.model.parameters(), strict=True):
@@ -171,11 +171,14 @@ def test_heavy_baselines_and_combinations_train(mixer: str, regularizer: str, ra
     regularizer = "none" if regularizer == "adversarial" else regularizer
     config = TrainConfig(epochs=1, mixer=mixer, regularizer=regularizer, model="resnet_small", mixer_args=mixer_args,
                          **{**SMALL, "model_args": {"widths": (4, 8, 8)}})  # fmt: skip
-    trainer = Trainer(config, data=small_data())
+    trainer = Trainer.from_config(config, data=small_data())
+    prepared: list = []
+    prepare = trainer.mixer.prepare
+    trainer.mixer.prepare = lambda step: prepared.append(prepare(step)) or prepared[-1]
     metrics = trainer.train_epoch(0)
     assert math.isfinite(metrics["train_loss"])
-    if mixer_args:
-        assert trainer._adversarial is not None and trainer.model.training
+    if mixer_args:  # PuzzleMix's step drew adversarial noise (saliency, (draw, noise)) at every step
+        assert prepared and all(p[1] is not None for p in prepared) and trainer.model.training
     assert metrics["samples_per_s"] / metrics["images_per_s"] == pytest.approx(ratio)
 
 
@@ -197,16 +200,16 @@ def test_tensorboard_callback_writes_every_numeric_metric(tmp_path: Path, monkey
     fake = types.ModuleType("torch.utils.tensorboard")
     fake.SummaryWriter = FakeWriter
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", fake)  # TensorBoard itself is an optional extra
-    Trainer(TrainConfig(epochs=2, tensorboard=True, out=str(tmp_path / "r"), **SMALL), data=small_data()).fit()
+    Trainer.from_config(TrainConfig(epochs=2, tensorboard=True, out=str(tmp_path / "r"), **SMALL), data=small_data()).fit()
     keys = {key for key, _, _ in written}
     assert {"train_loss", "lr", "test_top1_error", "samples_per_s"} <= keys and "mixing" not in keys
     assert {step for _, _, step in written} == {1, 2}
-    assert Trainer(TrainConfig(epochs=1, **SMALL), data=small_data()).callbacks == []
+    assert Trainer.from_config(TrainConfig(epochs=1, **SMALL), data=small_data()).callbacks == []
 
 
 def test_bf16_autocast_and_channels_last_train_on_cpu() -> None:
     config = TrainConfig(epochs=1, amp="bf16", channels_last=True, **SMALL)
-    trainer = Trainer(config, data=small_data())
+    trainer = Trainer.from_config(config, data=small_data())
     images, _ = next(iter(trainer.train_loader))
     assert images.is_contiguous(memory_format=torch.channels_last)
     metrics = trainer.train_epoch(0)
@@ -214,7 +217,7 @@ def test_bf16_autocast_and_channels_last_train_on_cpu() -> None:
 
 
 def test_each_rank_gets_back_its_own_generators_on_resume() -> None:
-    trainer = Trainer(TrainConfig(epochs=1, **SMALL), data=small_data())
+    trainer = Trainer.from_config(TrainConfig(epochs=1, **SMALL), data=small_data())
     states = []
     for seed in (11, 22):
         g = torch.Generator().manual_seed(seed)
@@ -227,9 +230,9 @@ def test_each_rank_gets_back_its_own_generators_on_resume() -> None:
 
 
 def test_the_mix_coin_does_not_depend_on_the_rank() -> None:
-    a = Trainer(TrainConfig(epochs=1, mix_prob=0.5, **SMALL), data=small_data())
-    b = Trainer(TrainConfig(epochs=1, mix_prob=0.5, **SMALL), data=small_data())
+    a = Trainer.from_config(TrainConfig(epochs=1, mix_prob=0.5, **SMALL), data=small_data())
+    b = Trainer.from_config(TrainConfig(epochs=1, mix_prob=0.5, **SMALL), data=small_data())
     b.mix_generator.manual_seed(12345)  # another rank's mixing stream
     assert torch.equal(a.coin_generator.get_state(), b.coin_generator.get_state())
     with pytest.raises(ValueError, match="--compile cannot be combined with manifold_mixup"):
-        Trainer(TrainConfig(epochs=1, mixer="manifold_mixup", compile=True, **SMALL), data=small_data())
+        Trainer.from_config(TrainConfig(epochs=1, mixer="manifold_mixup", compile=True, **SMALL), data=small_data())

@@ -1,0 +1,207 @@
+"""One training step of any method, usable from any loop: clean loss (by the objective) + the method's mixed losses."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from saliency_grafting.mixing.base import Mixer, MixParams, SaliencyKind
+from saliency_grafting.saliency.sources import SaliencySource, create_source
+
+__all__ = ["OBJECTIVES", "LossTerm", "MixStep", "StepInputs", "MIX_STATS"]
+
+OBJECTIVES = ("auto", "clean+mixed", "mixed")
+MIX_STATS = ("mix_area", "mix_lambda", "mix_gap", "mix_empty")  # per-epoch means of the mixing diagnostics
+_DEFAULT_SOURCE = {SaliencyKind.FORWARD: "forward", SaliencyKind.INPUT_GRADIENT: "input_gradient"}
+
+
+@dataclass
+class LossTerm:
+    """One part of a step's loss: ``loss`` over ``samples`` forwarded samples; ``logits`` for the clean term."""
+
+    loss: Tensor
+    samples: int
+    logits: Tensor | None = None
+
+
+@dataclass
+class StepInputs:
+    """What a mixer's step hooks (``prepare``, ``mixed_loss``) see of one step.
+
+    ``net`` is the network to score mixed batches with (DDP- or compile-wrapped); ``model`` the bare one for extra
+    saliency passes. ``saliency(images)`` asks the step's saliency source (``None`` when there is none).
+    """
+
+    net: nn.Module
+    model: nn.Module
+    images: Tensor
+    labels: Tensor
+    generator: torch.Generator | None
+    clean_logits: Tensor | None
+    source: SaliencySource | None
+    train_clean: bool
+    autocast: Callable[[], contextlib.AbstractContextManager]
+    stats: Tensor | None = field(default=None, repr=False)
+
+    def saliency(self, images: Tensor | None = None, *, return_gradient: bool = False) -> Any:
+        """The source's map of ``images`` (default: the batch); backward sources run in the objective's mode."""
+        if self.source is None:
+            return None
+        images = self.images if images is None else images
+        if not self.source.backward:
+            return self.source(self.model, images, self.labels)
+        # An extra forward + backward outside DDP: in train mode when the clean loss is trained on (its BN
+        # statistics are the clean pass's anyway), in eval mode otherwise (PuzzleMix's official CIFAR recipe).
+        was_training = self.model.training
+        self.model.train(self.train_clean)
+        try:
+            with self.autocast():
+                if return_gradient:
+                    return self.source.with_gradient(self.model, images, self.labels)  # type: ignore[attr-defined]
+                return self.source(self.model, images, self.labels)
+        finally:
+            self.model.train(was_training)
+
+    def observe(self, params: MixParams) -> None:
+        """Accumulate the mixing diagnostics on the device (no host sync): area of x_i, lambda, |lambda - area|,
+        empty grafts (nothing of x_i kept)."""
+        if self.stats is None:
+            return
+        lam = params.lam.float()
+        area = params.mask.flatten(1).float().mean(1) if params.mask is not None else lam
+        batch = torch.full_like(lam[:1], lam.shape[0])
+        row = torch.cat([area.sum(0, True), lam.sum(0, True), (lam - area).abs().sum(0, True),
+                         (area == 0).float().sum(0, True), batch])  # fmt: skip
+        self.stats += row
+
+
+class MixStep:
+    """The loss of one batch for any mixer, as a sequence of ``LossTerm``s.
+
+    ``objective``: ``"clean+mixed"`` adds the cross-entropy of the clean batch (the paper's SG recipe),
+    ``"mixed"`` trains on mixed batches only, ``"auto"`` is the mixer's own paper's (``mixer.default_objective``).
+    ``saliency``: a source name (``forward``, ``input_gradient``, ``grad_cam``, ``static``) or ``"auto"`` (the one the
+    mixer declares). ``mix_times`` mixed batches per step, their losses summed or averaged (``mix_reduction``).
+
+    In any loop::
+
+        step = MixStep(model, sg.SaliencyGrafting(num_classes=10), generator=torch.Generator().manual_seed(0))
+        loss = step(images, labels)  # clean + grafted; a Lightning training_step returns it
+        loss.backward()
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        mixer: Mixer,
+        *,
+        net: nn.Module | None = None,
+        objective: str = "auto",
+        saliency: str = "auto",
+        saliency_layer: str | None = None,
+        mix_times: int = 1,
+        mix_reduction: str = "sum",
+        label_smoothing: float = 0.0,
+        generator: torch.Generator | None = None,
+        autocast: Callable[[], contextlib.AbstractContextManager] | None = None,
+    ) -> None:
+        if not isinstance(mixer, Mixer):
+            raise TypeError(f"mixer must be a saliency_grafting Mixer, got {type(mixer).__name__}")
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+        if isinstance(mix_times, bool) or not isinstance(mix_times, int) or mix_times < 1:
+            raise ValueError(f"mix_times must be an int >= 1, got {mix_times!r}")
+        if mix_reduction not in ("sum", "mean"):
+            raise ValueError(f"mix_reduction must be 'sum' or 'mean', got {mix_reduction!r}")
+        self.model, self.mixer = model, mixer
+        self.net = net if net is not None else model
+        self.objective = mixer.default_objective if objective == "auto" else objective
+        if mixer.uses_clean_logits and self.objective != "clean+mixed":
+            raise ValueError(f"{type(mixer).__name__} scores its views against the clean logits: objective must be "
+                             f"'clean+mixed' or 'auto', got {objective!r}")  # fmt: skip
+        self.source = self._source(mixer, saliency, saliency_layer)
+        if self.source is not None:
+            self.source.attach(model)
+        self.mix_times, self.mix_reduction = mix_times, mix_reduction
+        self.label_smoothing = float(label_smoothing)
+        self.generator = generator
+        self.autocast = autocast or contextlib.nullcontext
+        self.stats: Tensor | None = None  # [area, lambda, gap, empty, count] sums since the last read_stats()
+
+    @staticmethod
+    def _source(mixer: Mixer, name: str, layer: str | None) -> SaliencySource | None:
+        kinds = mixer.saliency_kinds
+        if name == "auto":
+            chosen = [_DEFAULT_SOURCE[k] for k in kinds if k in _DEFAULT_SOURCE]
+            return create_source(chosen[0], layer=layer) if chosen else None
+        if not kinds:
+            raise ValueError(f"--saliency {name}: {type(mixer).__name__} uses no saliency")
+        return create_source(name, layer=layer)
+
+    @property
+    def needs_clean_pass(self) -> bool:
+        """Whether a mixing step runs the clean forward pass (for its loss or for the forward saliency)."""
+        return self.objective == "clean+mixed" or (self.source is not None and self.source.from_clean_pass)
+
+    def terms(self, images: Tensor, labels: Tensor, *, mixing: bool = True) -> Iterator[LossTerm]:
+        """The step's loss terms in order: clean (if trained on), then each mixed batch. A term may be
+        backpropagated as soon as it is yielded (the next one does not need its graph), which frees memory early."""
+        train_clean = not mixing or self.objective == "clean+mixed"
+        clean_logits, pending = None, None
+        if train_clean or self.needs_clean_pass:
+            with self.autocast(), torch.set_grad_enabled(train_clean and torch.is_grad_enabled()):
+                out = self.net(images)  # the forward source's hook keeps this pass's features
+            if train_clean:
+                clean_logits = out
+                clean = LossTerm(F.cross_entropy(out.float(), labels, label_smoothing=self.label_smoothing),
+                                 len(images), out)  # fmt: skip
+                if not (mixing and self.mixer.uses_clean_logits):
+                    yield clean
+                else:
+                    pending = clean  # AugMix's JSD backpropagates through the clean logits: one term with them
+        if not mixing:
+            return
+        step = StepInputs(self.net, self.model, images, labels, self.generator, clean_logits, self.source,
+                          self.objective == "clean+mixed", self.autocast, self._stats(images))  # fmt: skip
+        prepared = self.mixer.prepare(step)
+        k = self.mix_times
+        for _ in range(k):
+            with self.autocast():
+                loss, samples = self.mixer.mixed_loss(step, prepared)
+            # "mean" keeps the step on augmented data the same size for every k; "sum" grows it with k.
+            loss = loss / k if self.mix_reduction == "mean" and k > 1 else loss
+            if pending is not None:
+                yield LossTerm(pending.loss + loss, pending.samples + samples, pending.logits)
+                pending = None
+            else:
+                yield LossTerm(loss, samples)
+
+    def __call__(self, images: Tensor, labels: Tensor, *, mixing: bool = True) -> Tensor:
+        """The step's whole loss (sum of ``terms``), for loops that call ``backward`` themselves."""
+        return torch.stack([term.loss for term in self.terms(images, labels, mixing=mixing)]).sum()
+
+    def _stats(self, images: Tensor) -> Tensor:
+        if self.stats is None or self.stats.device != images.device:
+            self.stats = torch.zeros(5, device=images.device)
+        return self.stats
+
+    def read_stats(self) -> dict[str, float]:
+        """The mixing diagnostics since the last call (one host sync), then reset: ``MIX_STATS`` keys."""
+        if self.stats is None:
+            return {}
+        area, lam, gap, empty, count = self.stats.tolist()
+        self.stats = None
+        if count == 0:
+            return {}
+        return dict(zip(MIX_STATS, (area / count, lam / count, gap / count, empty / count), strict=True))
+
+    def close(self) -> None:
+        """Detach the saliency source (the forward hook) from the model."""
+        if self.source is not None:
+            self.source.detach()
