@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from saliency_grafting.mixing.base import Mixer, MixParams, SaliencyKind
 from saliency_grafting.saliency.sources import SaliencySource, create_source
 
-__all__ = ["OBJECTIVES", "LossTerm", "MixStep", "StepInputs", "MIX_STATS"]
+__all__ = ["MIX_STATS", "OBJECTIVES", "LossTerm", "MixStep", "StepInputs"]
 
 OBJECTIVES = ("auto", "clean+mixed", "mixed")
 MIX_STATS = ("mix_area", "mix_lambda", "mix_gap", "mix_empty")  # per-epoch means of the mixing diagnostics

@@ -200,7 +200,8 @@ def test_tensorboard_callback_writes_every_numeric_metric(tmp_path: Path, monkey
     fake = types.ModuleType("torch.utils.tensorboard")
     fake.SummaryWriter = FakeWriter
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", fake)  # TensorBoard itself is an optional extra
-    Trainer.from_config(TrainConfig(epochs=2, tensorboard=True, out=str(tmp_path / "r"), **SMALL), data=small_data()).fit()
+    config = TrainConfig(epochs=2, tensorboard=True, out=str(tmp_path / "r"), **SMALL)
+    Trainer.from_config(config, data=small_data()).fit()
     keys = {key for key, _, _ in written}
     assert {"train_loss", "lr", "test_top1_error", "samples_per_s"} <= keys and "mixing" not in keys
     assert {step for _, _, step in written} == {1, 2}
