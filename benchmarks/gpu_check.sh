@@ -31,13 +31,13 @@ PY=python
 command -v python >/dev/null 2>&1 || PY=python3
 
 # -- install: torch only if missing; the library with PuzzleMix's graph cuts and the tests' needs --------------
-export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_DEFAULT_TIMEOUT=20
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_DEFAULT_TIMEOUT=20 PIP_RETRIES=1  # fail fast when offline
 PIP=("$PY" -m pip install -q)
 [[ -n "$WHEELS" ]] && PIP+=(--find-links "$WHEELS")
 pip_install() { timeout 240 "${PIP[@]}" "$@"; }
 if ! "$PY" -c "import torch" 2>/dev/null; then
     echo "[install] torch is missing: installing torch and torchvision"
-    pip_install torch torchvision || { echo "[install] cannot install torch: install it, then rerun" >&2; exit 1; }
+    timeout 900 "${PIP[@]}" torch torchvision || { echo "[install] cannot install torch: install it, rerun" >&2; exit 1; }
 fi
 # Pin the installed torch, so that resolving torchvision or the extras never replaces it.
 CONSTRAINTS="$(mktemp)"
@@ -46,8 +46,9 @@ trap 'rm -f "$CONSTRAINTS"' EXIT
 if ! pip_install -c "$CONSTRAINTS" -e ".[puzzlemix]" pytest hypothesis; then
     echo "[install] the full install failed (offline?): installing the pieces one by one"
     pip_install --no-build-isolation --no-deps -e . || echo "[install] editable install failed: using PYTHONPATH"
-    for package in torchvision pyyaml tqdm gco-wrapper pytest hypothesis; do
-        pip_install -c "$CONSTRAINTS" "$package" || echo "[install] $package: not installed"
+    for pair in torchvision:torchvision pyyaml:yaml tqdm:tqdm gco-wrapper:gco pytest:pytest hypothesis:hypothesis; do
+        "$PY" -c "import ${pair#*:}" 2>/dev/null && continue
+        pip_install -c "$CONSTRAINTS" "${pair%%:*}" || echo "[install] ${pair%%:*}: not installed"
     done
 fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
