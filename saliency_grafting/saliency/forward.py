@@ -1,11 +1,13 @@
-"""Forward saliency: ``S = sum_c |A_c|`` of a CNN layer, kept by a hook from the forward pass the loop already runs."""
+"""Forward saliency: ``S = sum_c |A_c|`` of a network's feature map, kept by a hook from the loop's own forward pass."""
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
+from torch.utils.hooks import RemovableHandle
 
-__all__ = ["ForwardSaliency", "find_last_conv_stage"]
+from saliency_grafting.saliency.feature_maps import LAYOUTS, FeatureLayer, _Probe, reduce_features
+
+__all__ = ["FeatureLayer", "ForwardSaliency", "find_last_conv_stage", "reduce_features"]
 
 
 def _last_conv_name(model: nn.Module) -> str | None:
@@ -17,11 +19,12 @@ def _last_conv_name(model: nn.Module) -> str | None:
 
 
 def find_last_conv_stage(model: nn.Module) -> str:
-    """Name of the module whose output is the last convolutional stage of ``model``.
+    """Name of the module holding ``model``'s last ``nn.Conv2d``, guessed without running it (input size unknown).
 
     That is the top-level child holding the model's last ``nn.Conv2d`` (``layer4`` of a torchvision ResNet,
     ``features`` of a VGG or EfficientNet, ``stages`` of a timm ConvNeXt); single-child wrappers (DDP's
-    ``module``, ``nn.Sequential(model)``) are looked through.
+    ``module``, ``nn.Sequential(model)``) are looked through. ``ForwardSaliency`` no longer uses it: that stage
+    can be 1x1 at small inputs or sit after global pooling; it chooses from the shapes of a real forward pass.
     """
     last = _last_conv_name(model)
     if last is None:
@@ -37,40 +40,69 @@ def find_last_conv_stage(model: nn.Module) -> str:
 class ForwardSaliency:
     """Keeps ``sum_c |A_c|`` (detached, float32, ``[B, h, w]``) of one layer's output on every forward pass.
 
-    ``layer`` is a module name (``"layer4"``, see ``model.named_modules()``) or ``None`` for the last conv stage.
-    Use it as a context manager or call ``remove()``; ``saliency`` holds the map of the latest forward pass.
+    ``layer`` is a module name (``"layer2"``, see ``model.named_modules()``) or ``None`` to choose, on the first
+    forward pass, the deepest feature map before global pooling whose height and width are both at least
+    ``min_size`` (the rule is in ``saliency_grafting.saliency.feature_maps``); ``.layer`` names it from then on
+    (``None`` before). Works on CNNs (``[B, C, h, w]``), channels-last stages (``[B, h, w, C]``, Swin) and token
+    models (``[B, tokens, C]``, ViT/DeiT: ``sum_c |t_c|`` of the patch tokens, prefix tokens dropped, on the patch
+    grid). ``layout`` ("nchw", "nhwc" or "tokens", with ``layer``) overrides the inferred layout.
+
+    The first forward pass records every module's output through temporary hooks; they are then replaced by one
+    hook on the chosen layer, whose cost is ``features.abs().sum(C)`` under ``no_grad``. A map smaller than
+    ``min_size``, no map at all, or an explicit ``layer`` that does not fit raises ``ValueError`` on that first
+    pass. Use it as a context manager or call ``remove()``; ``saliency`` holds the map of the latest forward pass.
     """
 
-    def __init__(self, model: nn.Module, layer: str | None = None) -> None:
-        self.layer = layer if layer is not None else find_last_conv_stage(model)
-        try:
-            module = model.get_submodule(self.layer)
-        except AttributeError:
-            names = [n for n, m in model.named_modules() if n and isinstance(m, (nn.Sequential, nn.Conv2d))]
-            raise ValueError(f"layer {self.layer!r} is not a module of the model; e.g. one of {names[-8:]}") from None
+    def __init__(self, model: nn.Module, layer: str | None = None, *, min_size: int = 4, layout: str = "auto") -> None:
+        if not isinstance(min_size, int) or isinstance(min_size, bool) or min_size < 2:
+            raise ValueError(f"min_size must be an int >= 2 (a 1x1 map has no salient region), got {min_size!r}")
+        if layout != "auto" and layout not in LAYOUTS:
+            raise ValueError(f"layout must be 'auto' or one of {', '.join(LAYOUTS)}, got {layout!r}")
+        if layout != "auto" and layer is None:
+            raise ValueError(f"layout={layout!r} needs layer= (the module whose output has that layout)")
+        if layer is not None:
+            try:
+                model.get_submodule(layer)
+            except AttributeError:
+                names = [n for n, m in model.named_modules() if n and isinstance(m, (nn.Sequential, nn.Conv2d))]
+                raise ValueError(f"layer {layer!r} is not a module of the model; e.g. one of {names[-8:]}") from None
+        self.model = model
+        self.min_size = min_size
+        self.layer: str | None = None
+        self.feature_layer: FeatureLayer | None = None
         self._saliency: Tensor | None = None
-        self._handle = module.register_forward_hook(self._keep)
+        self._handle: RemovableHandle | None = None
+        self._probe: _Probe | None = _Probe(model, min_size=min_size, layer=layer, layout=layout, done=self._resolved)
+
+    def _resolved(self, layer: FeatureLayer, saliency: Tensor) -> None:
+        """End of the first forward pass: keep its map, drop the probe, hook the chosen layer."""
+        if self._probe is not None:
+            self._probe.remove()
+            self._probe = None
+        self.feature_layer, self.layer, self._saliency = layer, layer.name, saliency
+        self._handle = self.model.get_submodule(layer.name).register_forward_hook(self._keep)
 
     def _keep(self, module: nn.Module, inputs: object, output: object) -> None:
+        assert self.feature_layer is not None
         features = output[0] if isinstance(output, (tuple, list)) else output
-        if not isinstance(features, Tensor) or features.ndim != 4:
-            shape = tuple(features.shape) if isinstance(features, Tensor) else type(features).__name__
-            raise ValueError(
-                f"forward saliency needs a [B, C, h, w] feature map from layer {self.layer!r}, got {shape}"
-            )
-        with torch.no_grad():
-            self._saliency = features.detach().abs().sum(dim=1, dtype=torch.float32)  # S = sum_c |A_c|
+        self._saliency = reduce_features(features, self.feature_layer)  # type: ignore[arg-type]
 
     @property
     def saliency(self) -> Tensor:
         """The ``[B, h, w]`` map of the latest forward pass."""
         if self._saliency is None:
-            raise RuntimeError(f"no forward pass through {self.layer!r} has run since the hook was attached")
+            where = repr(self.layer) if self.layer is not None else "the model"
+            raise RuntimeError(f"no forward pass through {where} has run since the hook was attached")
         return self._saliency
 
     def remove(self) -> None:
-        """Detach the hook and drop the kept map."""
-        self._handle.remove()
+        """Detach the hooks and drop the kept map."""
+        if self._probe is not None:
+            self._probe.remove()
+            self._probe = None
+        if self._handle is not None:
+            self._handle.remove()
+            self._handle = None
         self._saliency = None
 
     def __enter__(self) -> ForwardSaliency:
