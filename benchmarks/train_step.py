@@ -34,22 +34,16 @@ METHODS: dict[str, dict[str, str]] = {
 
 
 def make_trainer(config: TrainConfig, data: Dataset) -> Trainer:
-    """A trainer of ``config`` on ``data``. With ``run_step``, the one place the benchmarks touch the Trainer API
-    (``gpu_check.py`` reuses both); the ``Trainer(config)`` branch serves the API before ``from_config``."""
-    if hasattr(Trainer, "from_config"):
-        return Trainer.from_config(config, data=data)
-    return Trainer(config, data=data)
+    """A trainer of ``config`` on ``data``: with ``run_step``, the one place the benchmarks (this file and
+    ``gpu_check.py``) touch the Trainer API."""
+    return Trainer.from_config(config, data=data)
 
 
 def run_step(trainer: Trainer, images: torch.Tensor, labels: torch.Tensor) -> int:
-    """One training step of the harness (the trainer's losses, backward, SGD); returns the samples forwarded."""
-    mixing = trainer.config.mixer != "none"
+    """One training step of the harness (the trainer's losses and their backward, then SGD); returns the samples
+    forwarded for the loss."""
     trainer.optimizer.zero_grad(set_to_none=True)
-    if hasattr(trainer, "step_batch"):  # backpropagates each loss term itself
-        _, _, samples = trainer.step_batch(images, labels, mixing)
-    else:
-        loss, _, samples = trainer.train_step(images, labels, mixing=mixing)
-        loss.backward()
+    _, _, samples = trainer.step_batch(images, labels, trainer.config.mixer != "none")
     trainer.optimizer.step()
     return samples
 
