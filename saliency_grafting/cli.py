@@ -221,7 +221,7 @@ def _reproduce(args: argparse.Namespace) -> None:
     out = Path(args.out or f"reproduce/{args.scale}")
     if args.dry_run:  # one line per run; "done" when its record exists in --out
         for name in names:
-            for cell, seed, config in plan(name, args.scale, args.seeds, args.data_dir):
+            for cell, seed, config in plan(name, args.scale, args.seeds, args.data_dir, records=out):
                 status = "done" if record_path(out, config).exists() else "todo"
                 print(f"{status}\t{name}\t{cell.row}\t{cell.column}\tseed {seed}\t{config.model} {config.mixer} "
                       f"{config.regularizer} epochs {config.epochs}")  # fmt: skip
@@ -231,9 +231,15 @@ def _reproduce(args: argparse.Namespace) -> None:
         raise ValueError(f"--data-dir is required for {', '.join(sorted(needs_data))} (e.g. the CIFAR-10 JPEG folder)")
     sections = []
     for name in names:
+        runs_dir = Path(args.runs_dir) if args.runs_dir else None
         if not args.report_only:
-            runs_dir = Path(args.runs_dir) if args.runs_dir else None
             run_experiment(name, args.scale, args.seeds, out, args.data_dir, runs_dir=runs_dir)
+        if args.reference_occlusion and EXPERIMENTS[name].occlusion:
+            from saliency_grafting.experiments.reference import add_reference_occlusion
+
+            reference = Path(args.reference_run) if args.reference_run else None
+            add_reference_occlusion(name, args.scale, args.seeds, out, runs_dir or out / "runs",
+                                    reference=reference, data_dir=args.data_dir)  # fmt: skip
         sections.append(render(name, args.scale, args.seeds, out, plot_dir=out))
     report = "\n".join(sections)
     out.mkdir(parents=True, exist_ok=True)
@@ -280,6 +286,14 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--runs-dir", help="where run directories (checkpoints) go (default OUT/runs)")
     rep.add_argument("--dry-run", action="store_true", help="list the runs without training")
     rep.add_argument("--report-only", action="store_true", help="aggregate the finished runs, train nothing")
+    rep.add_argument("--reference-occlusion", action="store_true",
+                     help="occlusion experiments (table6): also rank the regions by one reference network's saliency "
+                          "for the finished runs (read from --runs-dir) and add it to their records")  # fmt: skip
+    rep.add_argument(
+        "--reference-run",
+        metavar="RUN_DIR",
+        help="the reference network's run directory (default: the experiment's Vanilla seed-0 run)",
+    )
     rep.set_defaults(func=_reproduce)
     return parser
 

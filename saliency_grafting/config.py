@@ -20,6 +20,7 @@ class TrainConfig:
     data_dir: str | None = None
     download: bool = False
     per_class: int | None = None
+    val_per_class: int | None = None  # evaluate on K unused training images per class instead of the test set
     image_size: int | None = None
     model: str = "convnet_small"
     model_args: dict[str, Any] = field(default_factory=dict)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,9 +25,12 @@ __all__ = [
     "load_dataset",
     "make_synthetic",
     "normalize",
+    "subset",
+    "validation_split",
 ]
 
 DATASETS = ("cifar10", "cifar100", "imagefolder", "synthetic")
+VALIDATION_SEED = 12345  # the validation split's draw, fixed: independent of the run seed
 _STATS = {
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
     "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
@@ -49,6 +53,7 @@ class Dataset:
     test_labels: Tensor | None = None
     train_files: tuple[list[Path], list[int]] | None = field(default=None, repr=False)
     test_files: tuple[list[Path], list[int]] | None = field(default=None, repr=False)
+    evaluation: str = "test"  # what the test split holds: "test", or "validation" (held-out training images)
 
     @property
     def num_classes(self) -> int:
@@ -75,6 +80,61 @@ def class_balanced_subset(labels: Tensor, per_class: int, seed: int) -> Tensor:
     return torch.cat(picked).sort().values
 
 
+def _positive(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be a positive int, got {value!r}")
+    if value < 1:
+        raise DataError(f"{name} must be a positive int, got {value}")
+    return value
+
+
+def validation_split(labels: Tensor, train: Tensor, val_per_class: int, seed: int = VALIDATION_SEED) -> Tensor:
+    """Sorted indices of ``val_per_class`` samples of every class that the training indices ``train`` do not use.
+
+    Each class's samples are put in one fixed order drawn from ``seed`` (not the run's seed); the validation set is
+    the first ``val_per_class`` of them outside ``train``, so runs whose subsets differ share most of it.
+    """
+    val_per_class = _positive("--val-per-class", val_per_class)
+    g = torch.Generator().manual_seed(seed)
+    used = torch.zeros(len(labels), dtype=torch.bool)
+    used[train] = True
+    picked = []
+    for cls in labels.unique().tolist():
+        members = (labels == cls).nonzero().flatten()
+        order = members[torch.randperm(len(members), generator=g)]
+        free = order[~used[order]]
+        if len(free) < val_per_class:
+            raise DataError(
+                f"--val-per-class {val_per_class}: class {cls} has only {len(free)} unused training samples"
+            )
+        picked.append(free[:val_per_class])
+    return torch.cat(picked).sort().values
+
+
+def subset(data: Dataset, per_class: int, seed: int, val_per_class: int | None = None) -> Dataset:
+    """``data`` with a seeded class-balanced training subset; with ``val_per_class``, the test split is replaced by
+    a validation split of training images the subset does not use (see ``validation_split``)."""
+    per_class = _positive("--per-class", per_class)
+    resident = data.resident
+    labels = data.train_labels if resident else torch.tensor(data.train_files[1])
+    keep = class_balanced_subset(labels, per_class, seed)
+    held = None if val_per_class is None else validation_split(labels, keep, val_per_class)
+    if resident:
+        out = dataclasses.replace(data, train_images=data.train_images[keep], train_labels=data.train_labels[keep])
+        if held is not None:
+            out.test_images, out.test_labels = data.train_images[held], data.train_labels[held]
+    else:
+        paths, names = data.train_files
+        out = dataclasses.replace(
+            data, train_files=([paths[i] for i in keep.tolist()], [names[i] for i in keep.tolist()])
+        )
+        if held is not None:
+            out.test_files = ([paths[i] for i in held.tolist()], [names[i] for i in held.tolist()])
+    if held is not None:
+        out.evaluation = "validation"
+    return out
+
+
 def _stats(images: Tensor) -> tuple[Tensor, Tensor]:
     """Per-channel mean and std of (an evenly strided sample of at most ~10k of) the train images."""
     x = images[:: max(1, len(images) // 10_000)].float().div(255)
@@ -91,8 +151,15 @@ def load_dataset(
     image_size: int | None = None,
     max_resident_gib: float = 4.0,
     synthetic_size: tuple[int, int] = (5000, 1000),
+    val_per_class: int | None = None,
 ) -> Dataset:
-    """Load ``name`` (one of ``DATASETS``); ``per_class`` keeps a seeded class-balanced subset of the train split."""
+    """Load ``name`` (one of ``DATASETS``); ``per_class`` keeps a seeded class-balanced subset of the train split.
+
+    ``val_per_class`` (needs ``per_class``) evaluates on that many unused training images per class instead of the
+    test split, drawn independently of ``seed`` (``validation_split``): the split to tune on.
+    """
+    if val_per_class is not None and per_class is None:
+        raise DataError("--val-per-class needs --per-class: the validation images are those the subset leaves out")
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r}; valid names: {', '.join(DATASETS)}")
     if name == "synthetic":
@@ -112,15 +179,7 @@ def load_dataset(
         else:
             data = _load_folder(root, image_size, max_resident_gib)
     if per_class is not None:
-        if per_class < 1:
-            raise DataError(f"--per-class must be a positive int, got {per_class}")
-        if data.resident:
-            keep = class_balanced_subset(data.train_labels, per_class, seed)
-            data.train_images, data.train_labels = data.train_images[keep], data.train_labels[keep]
-        else:
-            paths, labels = data.train_files
-            keep = class_balanced_subset(torch.tensor(labels), per_class, seed).tolist()
-            data.train_files = ([paths[i] for i in keep], [labels[i] for i in keep])
+        data = subset(data, per_class, seed, val_per_class)
     return data
 
 

@@ -12,11 +12,12 @@ optimisation steps at each size (~840 of batch 128). Each comparison is made und
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from saliency_grafting.experiments.suite import _OCCLUDED, _SCARCE, _TABLE1, METHODS, Cell
 
-__all__ = ["BASE", "EPOCHS", "PROTOCOLS", "overfit_cells", "passes_per_step"]
+__all__ = ["BASE", "EPOCHS", "PROTOCOLS", "epoch_passes", "overfit_cells", "passes_per_step", "protocol_config"]
 
 # Optimisation steps are held at ~840 per run: 7 steps of 128 per epoch at 100 per class (drop-last batches).
 EPOCHS = {50: 280, 100: 120, 250: 44}
@@ -48,6 +49,12 @@ def passes_per_step(config: dict[str, Any]) -> int:
     return int(clean) + mixed + gradient
 
 
+def epoch_passes(config: dict[str, Any]) -> int:
+    """Forward/backward passes over the training subset in a run, in epochs: warm-up epochs are clean (one pass)."""
+    warmup = min(config.get("warmup_epochs", 0), config["epochs"])
+    return warmup + (config["epochs"] - warmup) * passes_per_step(config)
+
+
 def protocol_config(label: str, protocol: str, per_class: int) -> dict[str, Any]:
     """Method ``label`` at ``per_class`` under ``protocol`` (one of ``PROTOCOLS``)."""
     method = dict(METHODS[label])
@@ -69,9 +76,18 @@ def _grid(labels: list[str], sizes: tuple[int, ...], protocols: tuple[str, ...])
             for size in sizes for protocol in protocols for label in labels]  # fmt: skip
 
 
-def overfit_cells(name: str) -> list[Cell]:
-    """The cells of experiment ``name`` at the ``cpu`` scale."""
+def overfit_cells(name: str, *, records: Path | None = None) -> list[Cell]:
+    """The cells of experiment ``name`` at the ``cpu`` scale (``records``: where ``tuned`` reads its selection)."""
     base = _sized(100)
+    if name in ("tune", "tuned"):
+        from saliency_grafting.experiments.tuning import tune_cells, tuned_cells
+
+        return tune_cells() if name == "tune" else tuned_cells(records)
+    if name == "fastpath":
+        # Table 5's Vanilla 100 · paper cell (bf16 autocast + channels-last, the same runs) against fp32.
+        fast = protocol_config("Vanilla", "paper", 100)
+        return [Cell("Vanilla", "bf16 + channels-last", fast),
+                Cell("Vanilla", "fp32", {**fast, "amp": "none", "channels_last": False})]  # fmt: skip
     if name == "table5":
         # Every size under the paper protocol; 100 per class under all three.
         return [*_grid(_SCARCE, (50,), ("paper",)), *_grid(_SCARCE, (100,), PROTOCOLS),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -23,7 +22,7 @@ OCCLUSION_FRACTIONS = (0.0, 0.125, 0.25)
 
 # Config fields added after records began, with the value every older run had: left out of the key at that value,
 # so that a new field never orphans the records made before it.
-_ADDED_FIELDS: dict[str, Any] = {"mix_reduction": "sum"}
+_ADDED_FIELDS: dict[str, Any] = {"saliency": "auto", "mix_reduction": "sum", "val_per_class": None}
 
 
 def run_key(config: dict[str, Any]) -> str:
@@ -53,12 +52,19 @@ def _git_commit() -> str:
         return "unknown"
 
 
-def plan(name: str, scale: str, seeds: int, data_dir: str | None) -> list[tuple[Cell, int, TrainConfig]]:
-    """Every (cell, seed, resolved config) of experiment ``name``."""
+def plan(
+    name: str, scale: str, seeds: int, data_dir: str | None, *, records: Path | None = None
+) -> list[tuple[Cell, int, TrainConfig]]:
+    """Every (cell, seed, resolved config) of experiment ``name``; a cell's seeds start at its ``seed_offset``.
+
+    ``records`` is the output folder of earlier experiments, for those whose cells are chosen from their records
+    (``tuned`` reads the ``tune`` records).
+    """
     runs = []
-    cells = cells_for(name, scale)
-    for seed in range(seeds):  # seed-major: an interrupted experiment has every cell at its first seeds
+    cells = cells_for(name, scale, records=records)
+    for index in range(seeds):  # seed-major: an interrupted experiment has every cell at its first seeds
         for cell in cells:
+            seed = index + cell.seed_offset
             values = {**cell.config, "seed": seed, "quiet": True}
             if values.get("dataset") != "synthetic":
                 values["data_dir"] = data_dir
@@ -72,21 +78,21 @@ def record_path(out: Path, config: TrainConfig) -> Path:
 
 def _dataset(config: TrainConfig, cache: dict[str, Any]) -> Any:
     """The run's dataset: the full one is decoded once per process and kept; the per-class subset is drawn here."""
-    from saliency_grafting.data import class_balanced_subset, load_dataset
+    from saliency_grafting.data import load_dataset, subset
 
     if config.dataset == "synthetic":
-        return load_dataset("synthetic", per_class=config.per_class, seed=config.seed, image_size=config.image_size)
+        return load_dataset("synthetic", per_class=config.per_class, seed=config.seed, image_size=config.image_size,
+                            val_per_class=config.val_per_class)  # fmt: skip
     key = json.dumps([config.dataset, config.data_dir, config.image_size])
     if key not in cache:
         cache.clear()  # hold one dataset at a time
         cache[key] = load_dataset(config.dataset, config.data_dir, image_size=config.image_size)
     data = cache[key]
-    if config.per_class is None or not data.resident:
-        return data if config.per_class is None else load_dataset(
-            config.dataset, config.data_dir, per_class=config.per_class, seed=config.seed, image_size=config.image_size
-        )  # fmt: skip
-    keep = class_balanced_subset(data.train_labels, config.per_class, config.seed)
-    return dataclasses.replace(data, train_images=data.train_images[keep], train_labels=data.train_labels[keep])
+    if config.per_class is None:
+        if config.val_per_class is not None:
+            raise ValueError("val_per_class needs per_class: the validation images are those the subset leaves out")
+        return data
+    return subset(data, config.per_class, config.seed, config.val_per_class)
 
 
 def run_cell(
@@ -99,7 +105,7 @@ def run_cell(
     config.out = str((runs_dir or out / "runs") / key)
     data = _dataset(config, {} if data_cache is None else data_cache)
     start = time.perf_counter()
-    trainer = Trainer(config, data=data)
+    trainer = Trainer.from_config(config, data=data)
     if (Path(config.out) / "checkpoint.pt").exists():
         trainer.resume()
     summary = trainer.fit()
@@ -115,6 +121,7 @@ def run_cell(
         "git_commit": _git_commit(),
         "summary": summary,
         "occlusion_top1_error": occlusion,
+        "evaluated_on": data.evaluation,  # "test", or "validation" for tuning runs (val_per_class)
         "curve": learning_curve(trainer.history),
         "wall_seconds": time.perf_counter() - start,
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -140,7 +147,7 @@ def run_experiment(
     """Run every missing (cell, seed) of ``name``; returns all its records. Shared cells run once for all tables."""
     records = []
     cache: dict[str, Any] = {}
-    runs = plan(name, scale, seeds, data_dir)
+    runs = plan(name, scale, seeds, data_dir, records=out)
     for index, (cell, seed, config) in enumerate(runs, start=1):
         path = record_path(out, config)
         label = f"[{name} {index}/{len(runs)}] {cell.row} {cell.column} seed {seed}".replace("  ", " ")

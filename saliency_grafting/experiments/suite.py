@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 __all__ = ["EXPERIMENTS", "METHODS", "SCALES", "Cell", "Experiment", "cells_for"]
@@ -53,6 +54,7 @@ _TABLE3 = ["Vanilla", "Mixup", "CutMix", "SaliencyMix", "PuzzleMix", "Saliency G
 _TABLE4 = ["Vanilla", "Mixup", "Manifold Mixup", "CutMix", "AugMix", "PuzzleMix", "Saliency Grafting"]
 _SCARCE = ["Vanilla", "Mixup", "CutMix", "PuzzleMix", "Saliency Grafting"]
 _OCCLUDED = ["Vanilla", "CutMix", "SaliencyMix", "PuzzleMix", "Saliency Grafting"]
+_CPU_ONLY = ("tune", "tuned", "fastpath")  # experiments about the cpu scale itself
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class Cell:
     row: str
     column: str
     config: dict[str, Any]
+    seed_offset: int = 0  # the cell's seeds are seed_offset, seed_offset + 1, ... (fresh seeds for a second stage)
 
 
 @dataclass(frozen=True)
@@ -81,14 +84,20 @@ def _methods(names: list[str], base: dict[str, Any], column: str = "") -> list[C
     return [Cell(name, column, {**base, **METHODS[name]}) for name in names]
 
 
-def cells_for(name: str, scale: str) -> list[Cell]:
-    """The cells of experiment ``name`` at ``scale`` (``"paper"``, ``"cpu"`` or ``"cpu-small"``)."""
+def cells_for(name: str, scale: str, *, records: Path | None = None) -> list[Cell]:
+    """The cells of experiment ``name`` at ``scale`` (``"paper"``, ``"cpu"`` or ``"cpu-small"``).
+
+    ``records``: the output folder whose ``tune`` records choose the ``tuned`` cells (without it, only the defaults).
+    An experiment that is not defined at ``scale`` has no cells.
+    """
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
     if scale == "cpu":
         from saliency_grafting.experiments.overfit import overfit_cells
 
-        return overfit_cells(name)
+        return overfit_cells(name, records=records)
+    if name in _CPU_ONLY:
+        return []
     cpu = scale == "cpu-small"
     if name in ("table1", "table2", "table3", "table4"):
         methods = {"table1": _TABLE1, "table2": _TABLE2, "table3": _TABLE3, "table4": _TABLE4}[name]
@@ -176,4 +185,10 @@ EXPERIMENTS: dict[str, Experiment] = {
                             "(not a claim of the paper) which method is best at each time budget", "curve"),
     "sweep": Experiment("sweep", "SG's free hyper-parameters, one at a time around the defaults",
                         "(not a claim of the paper) the documented defaults are reasonable", "table"),
+    "tune": Experiment("tune", "Tuning on a validation split (held-out training images, never the test set)",
+                       "(not a claim of the paper) every method gets the same tuning budget", "table"),
+    "tuned": Experiment("tuned", "Each method's default and validation-selected configuration, fresh seeds, test set",
+                        "(not a claim of the paper) SG's standing survives fair tuning", "table"),
+    "fastpath": Experiment("fastpath", "bf16 autocast + channels-last against fp32 (Vanilla, 100 per class)",
+                           "(not a claim of the paper) the fast path gives the same accuracy as fp32", "table"),
 }  # fmt: skip

@@ -1,0 +1,102 @@
+"""Table 6 by a fixed reference network: occlusion ranked by one network's saliency for all methods, post hoc.
+
+A run's own occlusion (``occlusion_top1_error`` in its record) ranks the regions by the evaluated network's forward
+saliency, so each method removes different pixels. Here every finished run of an experiment is evaluated again with
+the regions ranked by ONE reference network (by default the Vanilla seed-0 run of the same experiment), read from the
+run directories (``checkpoint.pt`` + ``config.yaml``); the result is added to each record under ``REFERENCE_KEY``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from saliency_grafting.experiments.runner import OCCLUSION_FRACTIONS, _dataset, plan, record_path, run_key
+
+__all__ = ["REFERENCE_KEY", "REFERENCE_ROW", "add_reference_occlusion", "load_run", "reference_run"]
+
+REFERENCE_KEY = "occlusion_top1_error_reference"
+REFERENCE_ROW = "Vanilla"
+GRID = 8  # regions per side, as in the runs' own occlusion
+
+
+def reference_run(name: str, scale: str, runs_dir: Path, out: Path | None = None) -> Path:
+    """The run directory of experiment ``name``'s ``REFERENCE_ROW`` cell at seed 0 (its first such cell)."""
+    for cell, _, config in plan(name, scale, 1, None, records=out):
+        if cell.row == REFERENCE_ROW:
+            return Path(runs_dir) / run_key(config.to_dict())
+    raise ValueError(f"experiment {name!r} at scale {scale!r} has no {REFERENCE_ROW} cell to take as the reference")
+
+
+def load_run(run_dir: Path, data_dir: str | None = None, cache: dict[str, Any] | None = None) -> Any:
+    """A ``Trainer`` (nothing written) holding the final weights of the run in ``run_dir``."""
+    from saliency_grafting.config import TrainConfig, load_yaml
+    from saliency_grafting.engine import Trainer, load_checkpoint
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").exists() or not (run_dir / "checkpoint.pt").exists():
+        raise ValueError(f"run directory {run_dir}: expected config.yaml and checkpoint.pt")
+    config = TrainConfig.from_dict(load_yaml(run_dir / "config.yaml"))
+    config.out = None
+    if data_dir is not None:
+        config.data_dir = data_dir
+    trainer = Trainer.from_config(config, data=_dataset(config, {} if cache is None else cache))
+    trainer.model.load_state_dict(load_checkpoint(run_dir / "checkpoint.pt", trainer.device)["model"])
+    return trainer
+
+
+def add_reference_occlusion(
+    name: str,
+    scale: str,
+    seeds: int,
+    out: Path,
+    runs_dir: Path,
+    *,
+    reference: Path | None = None,
+    data_dir: str | None = None,
+    log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
+) -> int:
+    """Add ``REFERENCE_KEY`` to every finished record of ``name`` that lacks it for this reference; returns how many.
+
+    Records whose run directory is gone are skipped (and logged). The reference's identity goes into the record
+    (``occlusion_reference``), so a record made with another reference is computed again.
+    """
+    from saliency_grafting.engine.occlusion import occlusion_by_reference
+
+    out, runs_dir = Path(out), Path(runs_dir)
+    reference = Path(reference) if reference is not None else reference_run(name, scale, runs_dir, out)
+    cache: dict[str, Any] = {}
+    reference_trainer = load_run(reference, data_dir, cache)
+    identity = {"run": reference.name, "saliency": f"forward saliency of run {reference.name}, {GRID}x{GRID} regions"}
+    updated = 0
+    for cell, seed, config in plan(name, scale, seeds, data_dir, records=out):
+        path = record_path(out, config)
+        if not path.exists():
+            continue
+        record = json.loads(path.read_text())
+        if REFERENCE_KEY in record and record.get("occlusion_reference", {}).get("run") == reference.name:
+            continue
+        run_dir = runs_dir / record["key"]
+        if not (run_dir / "checkpoint.pt").exists():
+            log(f"[{name}] {cell.row} {cell.column} seed {seed}: no checkpoint in {run_dir}, skipped")
+            continue
+        trainer = load_run(run_dir, data_dir, cache)
+        errors = {}
+        for fraction in OCCLUSION_FRACTIONS:
+            transform = occlusion_by_reference(
+                reference_trainer.model, fraction, GRID, reference_trainer.config.saliency_layer
+            )
+            errors[f"{fraction:g}"] = trainer.evaluate(transform)["top1_error"]
+        trainer.close()
+        record[REFERENCE_KEY], record["occlusion_reference"] = errors, identity
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record, indent=1) + "\n")
+        os.replace(tmp, path)
+        updated += 1
+        log(f"[{name}] {cell.row} {cell.column} seed {seed}: reference occlusion {errors}")
+    reference_trainer.close()
+    return updated

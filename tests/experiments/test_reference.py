@@ -1,0 +1,78 @@
+"""Post-hoc occlusion by one reference network, and runs evaluated on the validation split, on tiny synthetic runs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import saliency_grafting.experiments.report as report_module
+import saliency_grafting.experiments.report_cpu as report_cpu_module
+import saliency_grafting.experiments.runner as runner_module
+from saliency_grafting.data.synthetic import SHAPES
+from saliency_grafting.experiments import Cell, render, run_experiment
+from saliency_grafting.experiments.reference import REFERENCE_KEY, add_reference_occlusion, reference_run
+
+TINY = {"dataset": "synthetic", "per_class": 6, "epochs": 2, "warmup_epochs": 1, "batch_size": 30,
+        "model": "convnet_small", "model_args": {"width": 4}, "eval_every": 1}  # fmt: skip
+
+
+@pytest.fixture
+def tiny_cells(monkeypatch: pytest.MonkeyPatch) -> list[Cell]:
+    """Experiments at every scale are replaced by a few tiny synthetic cells (the table6 layout)."""
+    cells = [Cell("Vanilla", "100 · paper", {**TINY, "mixer": "none"}),
+             Cell("Saliency Grafting", "100 · paper", {**TINY, "mixer": "saliency_grafting"})]  # fmt: skip
+
+    def fake(name: str, scale: str, *, records: Path | None = None) -> list[Cell]:
+        return cells
+
+    for module in (runner_module, report_module, report_cpu_module):
+        monkeypatch.setattr(module, "cells_for", fake)
+    return cells
+
+
+def test_reference_occlusion_is_added_to_finished_records(tmp_path: Path, tiny_cells: list[Cell]) -> None:
+    runs, logs = tmp_path / "runs", []
+    records = run_experiment("table6", "cpu", 2, tmp_path, None, runs_dir=runs, log=logs.append)
+    assert add_reference_occlusion("table6", "cpu", 2, tmp_path, runs, log=logs.append) == 4
+    reference = reference_run("table6", "cpu", runs)
+    assert reference == runs / records[0]["key"] and records[0]["config"]["mixer"] == "none"
+    after = {r["key"]: json.loads((tmp_path / "records" / f"{r['key']}.json").read_text()) for r in records}
+    for before in records:
+        record = after[before["key"]]
+        assert {k: v for k, v in record.items() if k not in (REFERENCE_KEY, "occlusion_reference")} == before
+        assert record["occlusion_reference"]["run"] == reference.name
+        assert set(record[REFERENCE_KEY]) == {"0", "0.125", "0.25"}
+        assert record[REFERENCE_KEY]["0"] == record["occlusion_top1_error"]["0"]  # nothing removed: the test error
+    # the reference network ranks its own test images exactly as its own saliency does
+    assert after[reference.name][REFERENCE_KEY] == after[reference.name]["occlusion_top1_error"]
+    assert add_reference_occlusion("table6", "cpu", 2, tmp_path, runs, log=logs.append) == 0  # done before
+    other = runs / records[1]["key"]  # another reference recomputes every record; a missing run is skipped
+    shutil.rmtree(runs / records[3]["key"])
+    assert add_reference_occlusion("table6", "cpu", 2, tmp_path, runs, reference=other, log=logs.append) == 3
+    assert any("no checkpoint" in line for line in logs)
+    text = render("table6", "cpu", 2, tmp_path)
+    assert "Ranked by one reference network's forward saliency" in text and "(reference saliency)" in text
+    assert text.count("| Saliency Grafting |") == 3  # own saliency, reference saliency, compute per cell
+
+
+def test_reference_needs_run_files(tmp_path: Path, tiny_cells: list[Cell]) -> None:
+    (tmp_path / "records").mkdir()
+    with pytest.raises(ValueError, match=r"expected config\.yaml and checkpoint\.pt"):
+        add_reference_occlusion("table6", "cpu", 1, tmp_path, tmp_path / "runs")
+
+
+def test_validation_runs_never_see_the_test_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    val = 7
+    cell = Cell("Vanilla", "default", {**TINY, "mixer": "none", "val_per_class": val})
+    monkeypatch.setattr(runner_module, "cells_for", lambda name, scale, *, records=None: [cell])
+    (record,) = run_experiment("tune", "cpu", 1, tmp_path, None, log=lambda line: None)
+    assert record["evaluated_on"] == "validation" and record["config"]["val_per_class"] == val
+    count = val * len(SHAPES)  # the errors are multiples of 1 / count: the validation set, not the 1000 test images
+    errors = [point["top1_error"] for point in record["curve"]] + [record["summary"]["final_top5_error"]]
+    for error in errors:
+        assert error * count / 100 == pytest.approx(round(error * count / 100), abs=1e-6)
+    data = runner_module._dataset(runner_module.TrainConfig.from_dict({**cell.config, "seed": 0}), {})
+    assert data.evaluation == "validation" and len(data.test_labels) == count

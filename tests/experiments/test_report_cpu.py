@@ -1,0 +1,147 @@
+"""The cpu scale's report: verdicts by protocol, compute per cell, curves, plots and tuning, from fake records."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from saliency_grafting.config import TrainConfig
+from saliency_grafting.experiments import plan, record_path, render, run_key
+from saliency_grafting.experiments.overfit import epoch_passes, passes_per_step, protocol_config
+from saliency_grafting.experiments.report import check_claim
+from saliency_grafting.experiments.report_cpu import budget_winners, mean_curve, protocol_verdicts
+
+SG = "Saliency Grafting"
+
+
+def _write(out: Path, config: TrainConfig, error: float, *, train: float | None = None, curve: list | None = None):
+    record = {"key": run_key(config.to_dict()), "seed": config.seed, "wall_seconds": 60.0 * (1 + config.seed),
+              "summary": {"final_top1_error": error, "final_top5_error": error / 5, "final_train_top1_error": train},
+              "occlusion_top1_error": {"0": error, "0.125": error + 5, "0.25": error + 10},
+              "curve": curve or []}  # fmt: skip
+    path = record_path(out, config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record))
+
+
+def _fill(out: Path, name: str, seeds: int, error: Callable[[str, str, int], float | None]) -> None:
+    for cell, seed, config in plan(name, "cpu", seeds, None, records=out):
+        value = error(cell.row, cell.column, seed)
+        if value is not None:
+            _write(out, config, value, train=0.5 if config.mixer == "none" else None)
+
+
+def _table(ranking: dict[str, list[str]]) -> dict[tuple[str, str], dict[str, list[float]]]:
+    """Cells whose mean errors follow ``ranking[column]`` (best first)."""
+    return {(row, column): {"top1_error": [30.0 + i, 31.0 + i]} for column, rows in ranking.items()
+            for i, row in enumerate(rows)}  # fmt: skip
+
+
+def test_verdicts_by_protocol() -> None:
+    best, second = [SG, "Mixup"], ["Mixup", SG]
+    fair = _table({"100 · paper": best, "100 · same objective": best, "100 · same compute": best})
+    assert protocol_verdicts(fair) == (
+        "100 per class: holds fairly (SG ranks paper 1 of 2, same objective 1 of 2, same compute 1 of 2).")  # fmt: skip
+    paper_only = _table({"50 · paper": second, "100 · paper": best, "100 · same objective": second,
+                         "100 · same compute": best, "250 · paper": best})  # fmt: skip
+    verdicts = protocol_verdicts(paper_only).split("; ")
+    assert verdicts[0] == "50 per class: does not hold (SG ranks paper 2 of 2)"
+    assert verdicts[1].startswith("100 per class: holds under the paper protocol only")
+    assert verdicts[2] == "250 per class: holds (paper protocol only run) (SG ranks paper 1 of 2)."
+    partial = _table({"100 · paper": best, "100 · same compute": best})
+    assert "holds (paper protocol only run so far)" in protocol_verdicts(partial)
+    assert protocol_verdicts(_table({"100 · paper": ["Mixup"]})) == "no finished SG runs yet."
+
+
+def test_lowest_error_by_time_budget() -> None:
+    means = {"Vanilla": [(10.0, 60.0), (20.0, 50.0), (30.0, 48.0)], SG: [(25.0, 55.0), (50.0, 40.0)]}
+    # up to 30 s Vanilla is lowest (at 25 s its 50 % beats SG's 55 %); at 50 s SG's 40 % beats Vanilla's 48 %
+    assert budget_winners(means) == (
+        "lowest mean test error by training-time budget: 10-30 s: Vanilla (48.00 %); 50 s: Saliency Grafting "
+        "(40.00 %).")  # fmt: skip
+    assert budget_winners({}) == "no curves yet."
+
+
+def test_mean_curve_aligns_evaluations_and_drops_unfinished_ones() -> None:
+    runs = [[{"train_seconds": 10.0, "top1_error": 50.0}, {"train_seconds": 20.0, "top1_error": 40.0}],
+            [{"train_seconds": 12.0, "top1_error": 54.0}]]  # fmt: skip
+    assert mean_curve(runs) == [(11.0, 52.0)]
+
+
+def test_passes_count_every_forward_backward_pass() -> None:
+    sg, mixup = protocol_config(SG, "paper", 100), protocol_config("Mixup", "paper", 100)
+    assert (passes_per_step(sg), passes_per_step(mixup)) == (2, 1)
+    assert passes_per_step(protocol_config("PuzzleMix", "same objective", 100)) == 3  # clean, gradient, mixed
+    assert epoch_passes(sg) == sg["warmup_epochs"] + 2 * (sg["epochs"] - sg["warmup_epochs"])
+    same = protocol_config("Mixup", "same compute", 100)  # twice the epochs: within a warm-up of SG's passes
+    assert abs(epoch_passes(same) - epoch_passes(sg)) <= same["warmup_epochs"]
+
+
+def test_undefined_experiments_say_so(tmp_path: Path) -> None:
+    assert render("sweep", "cpu", 3, tmp_path) == (
+        "### SG's free hyper-parameters, one at a time around the defaults\n\n"
+        "Not defined at the cpu scale.\n")  # fmt: skip
+    assert "Not defined at the cpu-small scale." in render("wallclock", "cpu-small", 3, tmp_path)
+    assert "Not defined at the paper scale." in render("tuned", "paper", 3, tmp_path)
+
+
+def test_table5_report_at_cpu_scale(tmp_path: Path) -> None:
+    order = {"Vanilla": 50.0, "Mixup": 44.0, "CutMix": 45.0, "PuzzleMix": 46.0, SG: 43.0}
+    _fill(
+        tmp_path,
+        "table5",
+        2,
+        lambda row, column, seed: order[row] + seed - (4 if "same objective" in column and row == "Mixup" else 0),
+    )
+    text = render("table5", "cpu", 2, tmp_path, plot_dir=tmp_path)
+    assert "50 of 50 runs finished" in text
+    assert ("Verdict by protocol: 50 per class: holds (paper protocol only run) (SG ranks paper 1 of "
+            "5); 100 per class: holds under the paper protocol only (SG ranks paper 1 of 5, same objective 2 of 5, "
+            "same compute 1 of 5)") in text  # fmt: skip
+    assert "| Vanilla | 100 · paper | 0.5 | 50.5 | 50.0 | 1 | 120 | 120 | 1.5 |" in text  # gap = test - train
+    assert f"| {SG} | 250 · paper | — | 43.5 | — | 2 | 44 |" in text
+    assert (tmp_path / "table5_cpu.png").exists() and "![error against images per class](table5_cpu.png)" in text
+
+
+def test_wallclock_report_draws_the_curves(tmp_path: Path) -> None:
+    for cell, seed, config in plan("wallclock", "cpu", 2, None):
+        fast = cell.row == "Vanilla"
+        curve = [{"epoch": e, "train_seconds": e * (1.0 if fast else 2.0), "top1_error": 60.0 - e * (1 if fast else 2)}
+                 for e in (10, 20)]  # fmt: skip
+        _write(tmp_path, config, curve[-1]["top1_error"] + seed, curve=curve)
+    text = render("wallclock", "cpu", 2, tmp_path, plot_dir=tmp_path)
+    assert "Wall clock: lowest mean test error by training-time budget: 10-20 s: Vanilla (40.00 %); 40 s:" in text
+    assert (tmp_path / "wallclock_cpu.png").exists()
+
+
+def test_tuning_stages_report_the_selection(tmp_path: Path) -> None:
+    _fill(tmp_path, "tune", 2, lambda row, column, seed: 30.0 if column == "alpha = 2" else 35.0 + seed)
+    text = render("tune", "cpu", 2, tmp_path)
+    assert f"| {SG} | **alpha = 2** | 30.00 ± 0.00 |" in text and f"| {SG} | default | 35.50 ± 0.50 |" in text
+    assert "Validation error (%)" in text
+    assert "Mixup: best alpha = 2, -5.50 points vs default (lower, 2 s.e. = 1.00, paired)" in text
+    _fill(tmp_path, "tuned", 2, lambda row, column, seed: 37.0 + seed - (2 if column == "tuned" else 0))
+    assert {seed for _, seed, _ in plan("tuned", "cpu", 2, None, records=tmp_path)} == {3, 4}
+    text = render("tuned", "cpu", 2, tmp_path)
+    assert f"- {SG}: selected alpha = 2 on validation (30.00 % vs 35.50 % for the default, seeds 0, 1)." in text
+    assert "| Vanilla | 40.50 ± 0.50 | — |" in text
+    assert "Mixup: tuned -2.00 points vs default (lower, 2 s.e. = 0.00, paired)" in text
+
+
+def test_fastpath_check_compares_accuracy_and_speed() -> None:
+    cells = {("Vanilla", "bf16 + channels-last"): {"top1_error": [45.0, 46.0], "seed": [0, 1], "wall_seconds": [50.0]},
+             ("Vanilla", "fp32"): {"top1_error": [45.5, 45.5], "seed": [0, 1], "wall_seconds": [100.0]}}  # fmt: skip
+    assert check_claim("fastpath", cells) == (
+        "bf16 + channels-last +0.00 points vs fp32 (within noise, 2 s.e. = 1.00, paired); "
+        "2.00x faster (wall time).")  # fmt: skip
+    assert check_claim("fastpath", {("Vanilla", "fp32"): cells[("Vanilla", "fp32")]}) == "needs both cells."
+
+
+@pytest.mark.parametrize("name", ["table1", "table6", "table7", "fig3", "fig4", "recipe", "fastpath"])
+def test_every_cpu_experiment_renders_with_partial_records(tmp_path: Path, name: str) -> None:
+    _fill(tmp_path, name, 2, lambda row, column, seed: None if seed else 40.0 + len(row) % 7)
+    text = render(name, "cpu", 2, tmp_path, plot_dir=tmp_path)
+    assert text.startswith("### ") and "Per cell, overfitting and compute" in text
