@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
 import saliency_grafting as sg
+from saliency_grafting.mixing import functional as MF
 from tests.conftest import ALL_MIXERS, NUM_CLASSES, build, make_batch, needs_saliency, seeded
 
 
@@ -53,6 +56,10 @@ def test_shapes_labels_and_pixels_follow_the_convention(mixer: sg.Mixer) -> None
         assert params.mask.min() >= 0 and params.mask.max() <= 1
 
 
+def _bits(t: torch.Tensor) -> torch.Tensor:
+    return t.view({2: torch.int16, 4: torch.int32, 8: torch.int64}[t.element_size()])
+
+
 @pytest.mark.parametrize("name", [n for n in ALL_MIXERS if n not in ("mixup", "none", "manifold_mixup", "augmix")])
 def test_binary_masks_copy_pixels_exactly(name: str) -> None:
     mixer = build(name, n_labels=2) if name == "puzzlemix" else build(name)
@@ -63,6 +70,105 @@ def test_binary_masks_copy_pixels_exactly(name: str) -> None:
     second = torch.zeros_like(images) if isinstance(mixer, sg.Cutout) else images[params.perm]
     assert torch.equal(mixed[keep], images[keep])
     assert torch.equal(mixed[~keep], second[~keep])
+
+
+@pytest.mark.parametrize("name", ["cutmix", "cutout", "saliencymix", "attentive_cutmix", "saliency_grafting"])
+def test_binary_masks_select_so_non_finite_pixels_stay_in_their_image(name: str) -> None:
+    mixer = build(name)
+    assert mixer.binary_mask
+    images, labels, saliency = make_batch(6)
+    finite = run(mixer, images, labels, saliency, seed=4)
+    # For finite input the selection is the lerp (or, for Cutout, the product) it replaced, bit for bit.
+    params, mixed = finite[0], finite[1]
+    old = images * params.mask if isinstance(mixer, sg.Cutout) else MF.mix_images(images, params.perm, params.mask)
+    assert torch.equal(_bits(mixed), _bits(old))
+    images[2] = float("inf")
+    images[4, 0, 3, 3] = float("nan")
+    params, mixed, _ = run(mixer, images, labels, saliency, seed=4)
+    keep = params.mask.bool().expand_as(images)
+    second = (
+        torch.zeros((), dtype=images.dtype).copysign(images) if isinstance(mixer, sg.Cutout) else images[params.perm]
+    )
+    assert torch.equal(_bits(mixed[keep]), _bits(images[keep])) and torch.equal(
+        _bits(mixed[~keep]), _bits(second[~keep])
+    )
+
+
+def test_int64_one_hot_labels_are_accepted_like_float_ones(mixer: sg.Mixer) -> None:
+    images, labels, saliency = make_batch(6)
+    onehot = torch.nn.functional.one_hot(labels, NUM_CLASSES)
+    assert onehot.dtype == torch.int64  # as torchvision's CutMix / MixUp transforms give them
+    _, mixed_int, soft_int = run(mixer, images, onehot, saliency)
+    _, mixed_float, soft_float = run(mixer, images, onehot.float(), saliency)
+    assert soft_int.dtype == torch.float32 and torch.equal(soft_int, soft_float) and torch.equal(mixed_int, mixed_float)
+
+
+def test_call_arguments_of_the_wrong_type_or_form_name_themselves(mixer: sg.Mixer) -> None:
+    images, labels, saliency = make_batch(4)
+    name = type(mixer).__name__
+    with pytest.raises(TypeError, match=f"^{name}: generator must be a torch.Generator or None, got 0"):
+        mixer(images, labels, saliency, generator=0)
+    with pytest.raises(TypeError, match=f"^{name}: saliency must be a floating-point tensor .*got numpy.ndarray"):
+        mixer(images, labels, saliency.numpy(), generator=seeded())
+    with pytest.raises(TypeError, match=f"^{name}: saliency must be .*got dtype torch.int64"):
+        mixer(images, labels, saliency.long(), generator=seeded())
+    with pytest.raises(ValueError, match=f"^{name}: saliency must be .*h, w >= 1, got shape"):
+        mixer(images, labels, saliency[:, :0], generator=seeded())
+    with pytest.raises(ValueError, match=f"^{name}: saliency must be non-negative"):
+        mixer(images, labels, -saliency, generator=seeded())
+    with pytest.raises(TypeError, match=f"^{name}: perm must be None or an int64 tensor"):
+        mixer.sample_params(images, labels, saliency, perm=torch.arange(4.0))
+    with pytest.raises(ValueError, match=f"^{name}: perm must be .*got shape"):
+        mixer.sample_params(images, labels, saliency, perm=torch.arange(3))
+    with pytest.raises(ValueError, match=rf"^{name}: perm must be .*indices outside \[0, B\)"):
+        mixer.sample_params(images, labels, saliency, perm=torch.arange(4) + 1)
+    with pytest.raises(TypeError, match=f"^{name}: params must be a .* from sample_params, got dict"):
+        mixer.apply(images, labels, {})
+    with pytest.raises(ValueError, match=f"^{name}: images must be .*H, W >= 1"):
+        mixer(images[..., :0], labels, saliency, generator=seeded())
+    with pytest.raises(ValueError, match=f"^{name}: labels must be .*rows are >= 0 and sum to 1"):
+        mixer(images, torch.full((4, NUM_CLASSES), 0.5), saliency, generator=seeded())
+    fixed = mixer.sample_params(images, labels, saliency, generator=seeded(), perm=torch.tensor([1, 0, 3, 2]).int())
+    assert fixed.perm.dtype == torch.long
+
+
+def test_a_fractional_mask_is_refused_by_a_selecting_mixer_unless_validation_is_off() -> None:
+    images, labels, _ = make_batch(4)
+    for validate in (True, False):
+        mixer = sg.CutMix(num_classes=NUM_CLASSES, validate=validate)
+        params = mixer.sample_params(images, labels, generator=seeded())
+        half = dataclasses.replace(params, mask=params.mask * 0.5)
+        if validate:
+            with pytest.raises(ValueError, match=r"CutMix: params\.mask must be binary"):
+                mixer.apply(images, labels, half)
+        else:
+            mixer.apply(images, labels, half)  # no host sync spent on the check
+
+
+@pytest.mark.parametrize(
+    ("cls", "kwargs", "error", "match"),
+    [
+        (sg.Mixup, {"alpha": float("inf")}, ValueError, "Mixup: alpha must be a finite number > 0, got inf"),
+        (sg.CutMix, {"alpha": "1"}, TypeError, "CutMix: alpha must be a finite number > 0, got '1' \\(str\\)"),
+        (sg.CutMix, {"per_sample": 1}, TypeError, "CutMix: per_sample must be a bool"),
+        (sg.Cutout, {"size": 2.0}, TypeError, "Cutout: size must be an int >= 1"),
+        (sg.SaliencyGrafting, {"temperature": float("nan")}, ValueError, "SaliencyGrafting: temperature must be"),
+        (sg.SaliencyGrafting, {"threshold": True}, TypeError, "SaliencyGrafting: threshold must be .*'mean'"),
+        (sg.AugMix, {"severity": 11}, ValueError, "AugMix: severity must be an int >= 1 and <= 10"),
+        (sg.AugMix, {"depth": 0}, ValueError, "AugMix: depth must be -1 \\(random in \\[1, 3\\]\\) or an int >= 1"),
+        (sg.ManifoldMixup, {"layers": "layer1"}, TypeError, "ManifoldMixup: layers must be None or a non-empty"),
+        (sg.Mixup, {"label_smoothing": 1.0}, ValueError, "Mixup: label_smoothing must be a finite number >= 0 and < 1"),
+        (sg.NoMix, {"validate": "no"}, TypeError, "NoMix: validate must be a bool"),
+    ],
+)
+def test_bad_constructor_arguments_name_the_argument_the_class_and_the_form(cls, kwargs, error, match) -> None:
+    with pytest.raises(error, match=f"^{match}"):
+        cls(num_classes=NUM_CLASSES, **kwargs)
+
+
+def test_positional_arguments_name_the_mixer_not_its_base_class() -> None:
+    with pytest.raises(TypeError, match=r"^CutMix takes keyword arguments only, e.g. CutMix\(num_classes=...\)"):
+        sg.CutMix(10)
 
 
 def test_seeded_runs_repeat_and_seeds_differ(mixer: sg.Mixer) -> None:

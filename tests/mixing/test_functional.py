@@ -82,3 +82,36 @@ def test_upsample_regions_equals_nearest_interpolation(height: int, width: int) 
     regions = (torch.rand(3, 4, 4, generator=seeded()) > 0.5).float()
     expected = torch.nn.functional.interpolate(regions[:, None], size=(height, width), mode="nearest-exact")
     assert torch.equal(MF.upsample_regions(regions, height, width, torch.float32), expected)
+
+
+def _bits(t: torch.Tensor) -> torch.Tensor:
+    return t.view({2: torch.int16, 4: torch.int32, 8: torch.int64}[t.element_size()])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16, torch.float64])
+def test_select_images_is_bit_identical_to_lerp_on_finite_input(dtype: torch.dtype) -> None:
+    g = seeded(4)
+    images = (torch.randn(9, 3, 17, 13, generator=g) * 3).to(dtype)
+    perm = torch.randperm(9, generator=g)
+    mask = (torch.rand(9, 1, 17, 13, generator=g) < 0.5).to(dtype)
+    selected = MF.select_images(images, perm, mask)
+    assert selected.dtype == dtype and selected.shape == images.shape
+    assert torch.equal(_bits(selected), _bits(MF.mix_images(images, perm, mask)))  # the records stay as they are
+    last = images.contiguous(memory_format=torch.channels_last)
+    assert torch.equal(_bits(MF.select_images(last, perm, mask)), _bits(selected))
+    grad = images.clone().requires_grad_()
+    assert torch.equal(_bits(MF.select_images(grad, perm, mask).detach()), _bits(selected))
+
+
+def test_select_images_never_leaks_a_non_finite_pixel_where_lerp_does() -> None:
+    images = torch.randn(4, 3, 8, 8, generator=seeded())
+    images[2] = float("inf")
+    images[3, 1, 2, 5] = float("nan")
+    perm = torch.tensor([2, 3, 0, 1])
+    mask = (torch.rand(4, 1, 8, 8, generator=seeded(1)) < 0.5).float()
+    keep = mask.bool().expand_as(images)
+    out = MF.select_images(images, perm, mask)
+    assert torch.equal(_bits(out[keep]), _bits(images[keep]))
+    assert torch.equal(_bits(out[~keep]), _bits(images[perm][~keep]))
+    assert torch.isfinite(out[0][keep[0]]).all() and torch.isinf(out[0][~keep[0]]).all()
+    assert torch.isnan(MF.mix_images(images, perm, mask)[0][keep[0]]).all()  # lerp: inf * 0 = NaN

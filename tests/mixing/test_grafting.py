@@ -260,3 +260,33 @@ def test_constructor_arguments_are_attributes_and_validated() -> None:
             sg.SaliencyGrafting(num_classes=5, **kwargs)
     with pytest.raises(TypeError):
         sg.SaliencyGrafting(5)  # keyword-only
+
+
+SCALES = (1e-30, 1e-22, 1.0, 1e19, 1e30)
+
+
+def test_lambda_does_not_depend_on_the_saliency_scale() -> None:
+    mixer = sg.SaliencyGrafting(num_classes=NUM_CLASSES)
+    images, labels, saliency = make_batch(8)
+    saliency = saliency + 1e-3  # no subnormal values at the smallest scale
+    ref = mixer.sample_params(images, labels, saliency, generator=seeded(2))
+    area = ref.region_mask.flatten(1).mean(1)
+    assert (ref.lam - area).abs().max() > 1e-2  # the calibrated labels, not the area fallback
+    for scale in SCALES:  # within float32 rounding of the scaled map
+        params = mixer.sample_params(images, labels, saliency * scale, generator=seeded(2))
+        assert torch.equal(params.region_mask, ref.region_mask), scale
+        torch.testing.assert_close(params.lam, ref.lam, rtol=1e-5, atol=1e-6)
+    for exponent in (-100, -73, 0, 63, 100):  # powers of two near those scales scale exactly: the same bits
+        params = mixer.sample_params(images, labels, saliency * 2.0**exponent, generator=seeded(2))
+        assert torch.equal(params.region_mask, ref.region_mask) and torch.equal(params.lam, ref.lam), exponent
+
+
+@pytest.mark.parametrize(("dtype", "exponents"), [(torch.float16, (-4, 0, 4, 10)), (torch.bfloat16, (-100, 0, 100))])
+def test_lambda_is_scale_free_for_half_precision_saliency(dtype: torch.dtype, exponents: tuple[int, ...]) -> None:
+    mixer = sg.SaliencyGrafting(num_classes=NUM_CLASSES)
+    images, labels, saliency = make_batch(8)
+    half = (saliency + 1e-2).to(dtype)
+    ref = mixer.sample_params(images, labels, half.float(), generator=seeded(5))
+    for exponent in exponents:
+        params = mixer.sample_params(images, labels, half * 2.0**exponent, generator=seeded(5))
+        assert torch.equal(params.region_mask, ref.region_mask) and torch.equal(params.lam, ref.lam), exponent

@@ -90,11 +90,21 @@ def test_property_convention_without_transport(seed: int, size: int) -> None:
 def test_bad_sizes_and_arguments() -> None:
     mixer = sg.PuzzleMix(num_classes=NUM_CLASSES, block_nums=(8,))
     images, labels, _ = make_batch(2, size=20)
-    with pytest.raises(ValueError, match="divisible by the block grid 8"):
+    with pytest.raises(ValueError, match="PuzzleMix: images must be square with a side divisible by the block grid 8"):
         mixer(images, labels, torch.rand(2, 20, 20), generator=seeded())
-    for kwargs in ({"alpha": 0}, {"n_labels": 1}, {"block_nums": ()}, {"t_size": 0}):
-        with pytest.raises(ValueError, match=next(iter(kwargs))):
+    bad = ({"alpha": 0}, {"n_labels": 1}, {"block_nums": ()}, {"block_nums": (2, 1)}, {"t_size": 0},
+           {"beta": float("inf")}, {"gamma": -1.0}, {"eta": float("nan")}, {"t_eps": -0.1}, {"adv_eps": 300.0},
+           {"workers": 0}, {"std": (0.0, 1.0, 1.0)}, {"mean": (0.5,)})  # fmt: skip
+    for kwargs in bad:
+        with pytest.raises(ValueError, match=f"PuzzleMix: {next(iter(kwargs))}"):
             sg.PuzzleMix(num_classes=NUM_CLASSES, **kwargs)
+    for kwargs in ({"block_nums": 4}, {"transport": 1}, {"neigh_size": 2.0}, {"mean": "0.5", "std": (1.0,)}):
+        with pytest.raises(TypeError, match=f"PuzzleMix: {next(iter(kwargs))}"):
+            sg.PuzzleMix(num_classes=NUM_CLASSES, **kwargs)
+    nan_images = torch.randn(2, 3, 16, 16)
+    nan_images[1, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="PuzzleMix: images must be finite"):
+        sg.PuzzleMix(num_classes=NUM_CLASSES, block_nums=(4,))(nan_images, labels, torch.rand(2, 16, 16))
     with pytest.raises(ValueError, match="needs saliency of kind 'input_gradient'"):
         mixer(images, labels)
 
