@@ -1,22 +1,21 @@
-"""Which module's output forward saliency reads, and how: found from one forward pass that records every output.
+"""Which module's output forward saliency reads, and how: chosen from the records of one real forward pass.
 
-The rule (``select`` below, on the records of one forward pass in the order the modules finish):
+The rule (``_Probe._select``, on every module's output in the order the modules finish; parents finish after their
+children, so the outermost of the modules that return the same tensor comes last):
 
-1. A module output is a *feature map* when its layout can be told (see ``_Probe._layout``): ``[B, C, h, w]``
-   (``nchw``), ``[B, h, w, C]`` (``nhwc``, timm/torchvision Swin) or ``[B, tokens, C]`` (``tokens``, ViT/DeiT: the
-   patch grid plus leading prefix tokens). Maps produced by a per-position normalisation (``LayerNorm``,
-   ``RMSNorm``: every position gets the same scale, so ``sum_c |t_c|`` is nearly flat) and views of them are not
-   feature maps; nor are outputs of a module called again later in the pass (the kept hook would see the last call).
-2. A *head* is a module whose input is a feature map made by the network (not the image) with more than one position
-   and whose output is not a map with more than one position (global pooling, a classifier, an auxiliary
-   classifier such as GoogLeNet's ``aux2``). Everything inside a head is ignored: SqueezeNet's class maps inside
-   ``classifier``, the 4x4 maps GoogLeNet's auxiliary heads pool to.
-3. The *deepest* map is the last one to finish whose ``h`` and ``w`` are both at least ``min_size``. Among the maps of
-   that size the last *block* is chosen, a module holding parametrised submodules (``layer2``, ``features``,
-   ``stages.1``, ``blocks``, ``features.denseblock2``), so that a lone BN, ReLU, 1x1 conv or ``Identity`` inside
-   or after a stage gives way to the stage; with no block of that size the deepest map itself is taken
-   (``features.13``, a ReLU, in a flat VGG). Parents finish after their children, so the outermost module sharing
-   an output wins.
+1. An output is a *map* when its layout can be told (``_Probe._layout``): ``[B, C, h, w]`` (``nchw``),
+   ``[B, h, w, C]`` (``nhwc``: Swin stages) or ``[B, tokens, C]`` (``tokens``: ViT/DeiT, the patch grid after
+   leading prefix tokens). Not maps: outputs of a per-position norm (``LayerNorm``, ``RMSNorm``; every position gets
+   the same scale, so ``sum_c |t_c|`` is nearly flat) and views of them; up-sampled maps (VGG's ``avgpool`` turns a
+   1x1 map into a constant 7x7 one); earlier calls of a module called again (the kept hook sees its last call).
+2. A *head* takes a map the network made (not the image) with more than one position and returns no map (a
+   classifier, GoogLeNet's ``aux2``) or a 1x1 map through global pooling (a parameter-free module that takes a map
+   to one position, with no larger map after it inside the head: SqueezeNet's ``classifier``). Maps inside a head
+   are ignored. A stage sequence whose strided convs end at 1x1 (timm's ``blocks`` at 32 px) is not a head.
+3. The *deepest* map is the last whose ``h`` and ``w`` both reach ``min_size``. Among the maps of its size the
+   *blocks* (modules whose submodules hold parameters: ``layer2``, ``features.3``, ``stages.1``, ``blocks``, not a
+   lone BN, ReLU, 1x1 conv or ``Identity``) closest to the root win, the last of them; with no block of that size
+   the deepest map itself (VGG-11 at 32 px: ``features.14``, a ReLU of a flat ``Sequential``).
 """
 
 from __future__ import annotations
@@ -49,18 +48,13 @@ class FeatureLayer:
     prefix_tokens: int = 0  # leading tokens that are not patches (class, distillation, register); tokens only
 
 
-def _shape(features: object) -> object:
-    return tuple(features.shape) if isinstance(features, Tensor) else type(features).__name__
-
-
 def reduce_features(features: Tensor, layer: FeatureLayer) -> Tensor:
     """``sum_c |A_c|`` of ``layer``'s output as a detached float32 ``[B, h, w]``, in the layout ``layer`` says."""
     ndim = 3 if layer.layout == "tokens" else 4
     if not isinstance(features, Tensor) or features.ndim != ndim:
         form = {"nchw": "[B, C, h, w]", "nhwc": "[B, h, w, C]", "tokens": "[B, tokens, C]"}[layer.layout]
-        raise ValueError(
-            f"forward saliency needs a {form} feature map from layer {layer.name!r}, got {_shape(features)}"
-        )
+        got = tuple(features.shape) if isinstance(features, Tensor) else type(features).__name__
+        raise ValueError(f"forward saliency needs a {form} feature map from layer {layer.name!r}, got {got}")
     with torch.no_grad():
         x = features.detach()
         if layer.layout == "nchw":
@@ -181,10 +175,10 @@ class _Probe:
 
     def _reset(self) -> None:
         self.clock = 0
-        self.stack: list[tuple[nn.Module, int, bool]] = []
+        self.stack: list[tuple[nn.Module, int, int]] = []  # (module, start, h*w of its input map)
         self.records: list[_Record] = []
-        self.maps: list[tuple[weakref.ref, int]] = []  # recorded maps and their h*w (to know a module's input)
-        self.norms: list[weakref.ref] = []  # outputs of per-position norms
+        self.maps: dict[int, tuple[weakref.ref, int]] = {}  # storage address -> the latest map there and its h*w
+        self.norms: dict[int, weakref.ref] = {}  # storage address -> an output of a per-position norm there
         self.grid: tuple[int, int] | None = None  # the latest 4-D map's (h, w): the patch grid of tokens
 
     # -- recording ------------------------------------------------------------------------------------------
@@ -220,33 +214,32 @@ class _Probe:
         return hook
 
     @staticmethod
-    def _shares(tensor: Tensor, refs: list[weakref.ref]) -> bool:
-        ptr = tensor.untyped_storage().data_ptr()
-        return ptr != 0 and any((t := ref()) is not None and t.untyped_storage().data_ptr() == ptr for ref in refs)
+    def _alive(ref: weakref.ref | None, ptr: int) -> bool:
+        """Whether a recorded output still lives at storage address ``ptr`` (an address may be reused once freed)."""
+        t = ref() if ref is not None else None
+        return ptr != 0 and t is not None and t.untyped_storage().data_ptr() == ptr
 
     def _positions(self, tensor: Tensor) -> int:
         """h*w of the latest recorded map that ``tensor`` is (or views), 0 when it is none (the image, say)."""
         ptr = tensor.untyped_storage().data_ptr()
-        for ref, positions in reversed(self.maps):
-            t = ref()
-            if ptr != 0 and t is not None and t.untyped_storage().data_ptr() == ptr:
-                return positions
-        return 0
+        ref, positions = self.maps.get(ptr, (None, 0))
+        return positions if self._alive(ref, ptr) else 0
 
     def _record(self, rec: _Record, out: Tensor | None) -> None:
         self.records.append(rec)
         if out is None or out.ndim < 3 or out.shape[0] != self.batch:
             return
         rec.shape = tuple(out.shape)
-        rec.norm = _is_position_norm(rec.module) or self._shares(out, self.norms)
+        ptr = out.untyped_storage().data_ptr()
+        rec.norm = _is_position_norm(rec.module) or self._alive(self.norms.get(ptr), ptr)
         rec.evidence = _channel_evidence(rec.module) or self._inner_evidence(rec)
         forced = self.forced if self.forced != "auto" and rec.name == self.wanted else None
         self._layout(rec, out, forced)
         if rec.norm:
-            self.norms.append(weakref.ref(out))
+            self.norms[ptr] = weakref.ref(out)
         if rec.size is None:
             return
-        self.maps.append((weakref.ref(out), rec.positions))
+        self.maps[ptr] = (weakref.ref(out), rec.positions)
         if 0 < rec.input_positions < rec.positions:  # up-sampled (VGG's 7x7 avgpool of a 1x1 map): not a feature
             rec.size, rec.layout = None, None
             return

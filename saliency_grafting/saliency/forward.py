@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
 from saliency_grafting.saliency.feature_maps import LAYOUTS, FeatureLayer, _Probe, reduce_features
 
-__all__ = ["FeatureLayer", "ForwardSaliency", "find_last_conv_stage", "reduce_features"]
+__all__ = ["FeatureLayer", "ForwardSaliency", "find_last_conv_stage", "reduce_features", "resolve_feature_layer"]
 
 
 def _last_conv_name(model: nn.Module) -> str | None:
@@ -110,3 +111,20 @@ class ForwardSaliency:
 
     def __exit__(self, *exc: object) -> None:
         self.remove()
+
+
+def resolve_feature_layer(model: nn.Module, images: Tensor, *, min_size: int = 4) -> FeatureLayer:
+    """The layer ``ForwardSaliency(model, min_size=min_size)`` chooses for inputs shaped like ``images``.
+
+    Runs one forward pass under ``no_grad`` in eval mode (BN statistics untouched; the mode is restored), e.g. to
+    give Grad-CAM the same layer as forward saliency.
+    """
+    training = model.training
+    try:
+        with ForwardSaliency(model, min_size=min_size) as hook, torch.no_grad():
+            model.eval()
+            model(images)
+            assert hook.feature_layer is not None
+            return hook.feature_layer
+    finally:
+        model.train(training)

@@ -8,6 +8,7 @@ import torchvision
 from torch import nn
 
 import saliency_grafting as sg
+from saliency_grafting.saliency import FeatureLayer, resolve_feature_layer
 
 
 class CountingNet(nn.Module):
@@ -49,6 +50,10 @@ def test_default_layer_on_torchvision_models() -> None:
     with sg.ForwardSaliency(wrapped) as hook:  # at 64 px layer4 is 2x2: the deepest map of at least 4x4 is layer3
         wrapped(torch.randn(2, 3, 64, 64))
         assert hook.layer == "0.layer3" and hook.saliency.shape == (2, 4, 4)
+    before = [b.clone() for b in wrapped.buffers()]
+    assert resolve_feature_layer(wrapped.train(), torch.randn(2, 3, 64, 64)) == FeatureLayer("0.layer3", "nchw", (4, 4))
+    assert wrapped.training and all(torch.equal(a, b) for a, b in zip(before, wrapped.buffers(), strict=True))
+    assert _hook_count(wrapped) == 0
 
 
 def test_default_layer_on_timm_models() -> None:
