@@ -273,7 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--out", default="panel.png")
     show.set_defaults(func=_show)
     rep = sub.add_parser("reproduce", help="run one or all of the paper's experiments and report them")
-    rep.add_argument("name", nargs="+", help="table1 ... table7, fig3, fig4, or all")
+    rep.add_argument("name", nargs="+", help="table1 ... table7, fig3, fig4, recipe, wallclock, sweep, tune, tuned "
+                     "(after tune: each method's validation-selected configuration), fastpath, or all")  # fmt: skip
     rep.add_argument(
         "--scale",
         choices=SCALES,

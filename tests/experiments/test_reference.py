@@ -76,3 +76,15 @@ def test_validation_runs_never_see_the_test_set(tmp_path: Path, monkeypatch: pyt
         assert error * count / 100 == pytest.approx(round(error * count / 100), abs=1e-6)
     data = runner_module._dataset(runner_module.TrainConfig.from_dict({**cell.config, "seed": 0}), {})
     assert data.evaluation == "validation" and len(data.test_labels) == count
+
+
+def test_reproduce_cli_adds_reference_occlusion(tmp_path: Path, tiny_cells: list[Cell]) -> None:
+    from saliency_grafting.cli import main
+
+    args = ["reproduce", "table6", "--scale", "cpu", "--seeds", "1", "--out", str(tmp_path)]
+    main(args)
+    assert not any(REFERENCE_KEY in json.loads(p.read_text()) for p in (tmp_path / "records").glob("*.json"))
+    main([*args, "--report-only", "--reference-occlusion"])
+    records = [json.loads(p.read_text()) for p in (tmp_path / "records").glob("*.json")]
+    assert len(records) == 2 and all(REFERENCE_KEY in r for r in records)
+    assert "Ranked by one reference network" in (tmp_path / "report_cpu.md").read_text()
