@@ -312,6 +312,8 @@ class _Probe:
 
     def _select(self) -> _Record:
         records = self.records
+        if self.wanted is not None:
+            return self._check_wanted(records)
         last_call = {id(r.module): r.end for r in records}
         heads = self._heads()
         pool = [
@@ -322,8 +324,6 @@ class _Probe:
             and not any(start < r.start and r.end < end for start, end in heads)
             and (r.size is not None or r.ambiguous)
         ]
-        if self.wanted is not None:
-            return self._check_wanted(records)
         big = [r for r in pool if r.ambiguous or min(r.size) >= self.min_size]  # type: ignore[arg-type]
         if not big:
             raise ValueError(self._too_small(pool))

@@ -51,7 +51,8 @@ class ForwardSaliency:
     The first forward pass records every module's output through temporary hooks; they are then replaced by one
     hook on the chosen layer, whose cost is ``features.abs().sum(C)`` under ``no_grad``. A map smaller than
     ``min_size``, no map at all, or an explicit ``layer`` that does not fit raises ``ValueError`` on that first
-    pass. Use it as a context manager or call ``remove()``; ``saliency`` holds the map of the latest forward pass.
+    pass, and so does a later pass (smaller inputs) whose map is smaller than ``min_size``. Use it as a context
+    manager or call ``remove()``; ``saliency`` holds the map of the latest forward pass.
     """
 
     def __init__(self, model: nn.Module, layer: str | None = None, *, min_size: int = 4, layout: str = "auto") -> None:
@@ -86,7 +87,17 @@ class ForwardSaliency:
     def _keep(self, module: nn.Module, inputs: object, output: object) -> None:
         assert self.feature_layer is not None
         features = output[0] if isinstance(output, (tuple, list)) else output
-        self._saliency = reduce_features(features, self.feature_layer)  # type: ignore[arg-type]
+        saliency = reduce_features(features, self.feature_layer)  # type: ignore[arg-type]
+        h, w = saliency.shape[-2:]
+        if min(h, w) < self.min_size:  # shapes only: no sync
+            first = self.feature_layer.size
+            raise ValueError(
+                f"layer {self.feature_layer.name!r} gives a {h}x{w} map on this pass, smaller than "
+                f"min_size={self.min_size} (it was chosen on a pass where it was {first[0]}x{first[1]}): Saliency "
+                "Grafting would graft nothing. Attach ForwardSaliency before a pass at the training input size, or "
+                "pass layer= (--saliency-layer) naming a layer with a larger map"
+            )
+        self._saliency = saliency
 
     @property
     def saliency(self) -> Tensor:

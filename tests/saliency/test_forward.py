@@ -133,6 +133,8 @@ def test_later_passes_keep_one_hook_and_match_the_first_pass() -> None:
         torch.testing.assert_close(hook.saliency, first)
         net(torch.randn(2, 3, 32, 32))  # another input size after resolving: the same layer, its new size
         assert hook.saliency.shape == (2, 16, 16)
+        with pytest.raises(ValueError, match=r"'stage' gives a 2x2 map on this pass, smaller than min_size=4"):
+            net(torch.randn(2, 3, 4, 4))  # never a silent tiny map, not even after the first pass
     assert _hook_count(net) == 0
     unused = sg.ForwardSaliency(net)
     unused.remove()  # removed before any forward pass: the probe goes too
