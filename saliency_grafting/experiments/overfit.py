@@ -27,6 +27,8 @@ BASE: dict[str, Any] = {
     "per_class": 100, "epochs": EPOCHS[100], "warmup_epochs": 6, "batch_size": 128, "lr": 0.1, "weight_decay": 5e-4,
     "schedule": "cosine", "amp": "bf16", "channels_last": True, "eval_every": 20,
 }  # fmt: skip
+# The appendix's saliency comparison: (source name, row label).
+SALIENCY_SOURCES = (("forward", "forward saliency"), ("input_gradient", "input gradient"), ("grad_cam", "Grad-CAM"))
 _TWO_PASS = 2  # the sample passes per step of the clean + mixed recipe: the budget of "same compute"
 
 
@@ -123,6 +125,11 @@ def overfit_cells(name: str, *, records: Path | None = None) -> list[Cell]:
                                                         "mixer_args": {"grid_sizes": [8], "threshold": f / 64}})
                  for f in (0.0, 0.5, 0.75, 1.0, 1.25)]  # fmt: skip
         return [*cells, *(Cell("CutMix", c.column, {**base, **METHODS["CutMix"]}) for c in cells)]
+    if name == "saliency":
+        # The appendix: SG with forward saliency (Table 5's paper cell) against backward saliency.
+        sg = protocol_config("Saliency Grafting", "paper", 100)
+        return [Cell(f"SG + {label}", "100 · paper", {**sg, **({"saliency": source} if source != "forward" else {})})
+                for source, label in SALIENCY_SOURCES]  # fmt: skip
     if name == "recipe":
         return _grid(["Mixup", "CutMix", "Saliency Grafting"], (100,), ("paper", "same objective"))
     if name == "sweep":

@@ -148,6 +148,13 @@ def cells_for(name: str, scale: str, *, records: Path | None = None) -> list[Cel
         return cells
     if name == "wallclock":
         return [] if cpu else _methods(_SCARCE, {**_WRN, "per_class": 100})
+    if name == "saliency":
+        # The appendix: SG with forward vs backward saliency (CPU-small: not run; it tests the underfit regime).
+        from saliency_grafting.experiments.overfit import SALIENCY_SOURCES
+
+        sg = {**_WRN, **METHODS["Saliency Grafting"]}
+        return [] if cpu else [Cell(f"SG + {label}", "", {**sg, **({"saliency": s} if s != "forward" else {})})
+                               for s, label in SALIENCY_SOURCES]  # fmt: skip
     if name == "sweep":
         # One at a time around SG's defaults: temperature, alpha, warm-up epochs, region grids.
         base = {**(_CPU if cpu else _WRN), "mixer": "saliency_grafting"}
@@ -183,6 +190,8 @@ EXPERIMENTS: dict[str, Experiment] = {
                          "(not a claim of the paper) SG's edge over the baselines is not its clean loss", "table"),
     "wallclock": Experiment("wallclock", "Test error against training time (beyond the paper)",
                             "(not a claim of the paper) which method is best at each time budget", "curve"),
+    "saliency": Experiment("saliency", "Appendix: SG with forward saliency against backward saliency",
+                           "forward saliency is as good as backward saliency at no extra pass", "table"),
     "sweep": Experiment("sweep", "SG's free hyper-parameters, one at a time around the defaults",
                         "(not a claim of the paper) the documented defaults are reasonable", "table"),
     "tune": Experiment("tune", "Tuning on a validation split (held-out training images, never the test set)",

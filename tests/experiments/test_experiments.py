@@ -15,7 +15,7 @@ from saliency_grafting.models import MODELS
 UNDEFINED = {
     "paper": {"tune", "tuned", "fastpath"},
     "cpu": {"sweep"},
-    "cpu-small": {"tune", "tuned", "fastpath", "wallclock"},
+    "cpu-small": {"tune", "tuned", "fastpath", "wallclock", "saliency"},
 }
 
 
@@ -35,7 +35,7 @@ def test_cpu_small_scale_shares_cells_across_tables() -> None:
     keys = {name: {run_key(c.to_dict()) for _, _, c in plan(name, "cpu-small", 1, "/d")} for name in EXPERIMENTS}
     assert keys["table3"] <= keys["table1"] and keys["table6"] <= keys["table1"]
     assert len(keys["table7"] & keys["table1"]) == 1  # stochastic + saliency labels is plain SG
-    paper = [keys[name] for name in EXPERIMENTS if name not in ("sweep", "recipe")]
+    paper = [keys[name] for name in EXPERIMENTS if name not in ("sweep", "recipe", "saliency")]
     assert len(set().union(*paper)) == 46
     assert sorted({c.column for c in cells_for("fig3", "cpu-small")}) == ["1", "2", "4", "6"]
     assert len(keys["sweep"] & keys["table1"]) == 1 and len(keys["sweep"]) == 12  # the defaults are plain SG
