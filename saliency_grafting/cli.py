@@ -1,203 +1,151 @@
-"""The ``sgraft`` command line: train, eval, occlusion and show (YAML config sets defaults, flags override)."""
+"""The ``sgraft`` command line: train, eval, occlusion, show and reproduce (YAML config sets defaults, flags override).
+
+Bad input (a wrong type or range, an unknown name, a missing or corrupt file, an output path that cannot be
+written) ends with one line on stderr naming the flag or file and exit code 2, before anything is written.
+"""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
+import os
 import sys
-import types
-import typing
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import torch
-import yaml
 
-from saliency_grafting.config import TrainConfig, load_yaml
-from saliency_grafting.data import DATASETS, DataError, load_dataset
-from saliency_grafting.engine import Trainer, load_checkpoint, occluder
+from saliency_grafting.cli_input import (
+    Parser,
+    add_config_flags,
+    check_components,
+    check_device,
+    check_output_dir,
+    one_line,
+    resolve_config,
+)
+from saliency_grafting.config import CHOICES, TrainConfig, load_yaml, suggest
+from saliency_grafting.data import DataError, load_dataset
+from saliency_grafting.engine import Trainer, occluder
+from saliency_grafting.engine.checkpoint import clean_orphans, load_checkpoint
+from saliency_grafting.engine.evaluate import evaluate
+from saliency_grafting.engine.progress import EpochLog, round_floats
 from saliency_grafting.experiments.suite import SCALES
 from saliency_grafting.mixing import MIXERS, SaliencyKind, create_mixer
-from saliency_grafting.models import MODELS
-from saliency_grafting.models.regularizers import REGULARIZERS
 from saliency_grafting.saliency import ForwardSaliency, static_saliency
-from saliency_grafting.visualize import mixing_panel
+from saliency_grafting.visualize import mixing_panel, panel_batch
 
 __all__ = ["main"]
 
-_CHOICES = {
-    "dataset": DATASETS,
-    "schedule": ("step", "cosine", "onecycle"),
-    "amp": ("none", "bf16", "fp16"),
-    "objective": ("auto", "clean+mixed", "mixed"),
-    "mix_reduction": ("sum", "mean"),
-    "regularizer": tuple(REGULARIZERS),
-}
-_HELP = {
-    "dataset": "cifar10 | cifar100 | imagefolder (train/ and test/ or val/ class folders) | synthetic (built in)",
-    "model": f"one of {', '.join(MODELS)}, or timm:<name>",
-    "mixer": "augmentation: " + ", ".join(MIXERS) + "; chain with +, e.g. cutout+mixup",
-    "per_class": "keep a seeded, class-balanced subset of K training images per class",
-    "warmup_epochs": "epochs of clean training before mixing starts",
-    "objective": "auto = clean+mixed for saliency_grafting (the paper's recipe), mixed for the others",
-    "mix_times": "k mixed batches per step (Figure 3's sample diversity)",
-    "mix_reduction": "how the k mixed losses combine: sum (the step grows with k) or mean (it does not)",
-    "mixer_args": "mixer keyword, KEY=VALUE (YAML value), repeatable: --mixer-arg temperature=0.2",
-    "model_args": "model keyword, KEY=VALUE (YAML value), repeatable: --model-arg depth=16",
-    "regularizer": "model regulariser: none, shakedrop (residual branches), dropblock (last two stages)",
-    "regularizer_args": "regulariser keyword, KEY=VALUE, repeatable: --regularizer-arg p_last=0.5",
-    "out": "run directory (default runs/<dataset>_<model>_<mixer>_seed<seed>)",
-    "milestones": "fractions of the run where the step schedule multiplies the lr by --gamma",
-}
-
-
-class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line on stderr and exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def _key_value(text: str) -> tuple[str, Any]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    return key.replace("-", "_"), yaml.safe_load(value)
-
-
-def _add_config_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per ``TrainConfig`` field; unset flags stay out of the namespace so YAML values survive."""
-    hints = typing.get_type_hints(TrainConfig)
-    for f in dataclasses.fields(TrainConfig):
-        flag = "--" + f.name.replace("_", "-")
-        kind = hints[f.name]
-        kwargs: dict[str, Any] = {"default": argparse.SUPPRESS, "help": _HELP.get(f.name)}
-        if kind is bool:
-            kwargs["action"] = argparse.BooleanOptionalAction
-        elif f.name in ("mixer_args", "model_args", "regularizer_args"):
-            flag = flag[: -len("s")]
-            kwargs.update(type=_key_value, action="append", metavar="KEY=VALUE", dest=f.name)
-        elif f.name == "milestones":
-            kwargs.update(type=float, nargs="+")
-        else:
-            base = (
-                [a for a in typing.get_args(kind) if a is not type(None)]
-                if isinstance(kind, types.UnionType)
-                else [kind]
-            )
-            kwargs["type"] = base[0]
-            if f.name in _CHOICES:
-                kwargs["choices"] = _CHOICES[f.name]
-        parser.add_argument(flag, **kwargs)
-
-
-def resolve_config(args: argparse.Namespace) -> TrainConfig:
-    """Defaults <- the resumed run's config <- ``--config`` YAML <- flags."""
-    values: dict[str, Any] = {}
-    if getattr(args, "resume", None):
-        saved = Path(args.resume) / "config.yaml"
-        if not saved.exists():
-            raise ValueError(f"--resume {args.resume}: no config.yaml there; is it a run directory?")
-        values.update(load_yaml(saved))
-        values["out"] = str(args.resume)
-    if getattr(args, "config", None):
-        values.update(load_yaml(args.config))
-    flags = {k: v for k, v in vars(args).items() if k not in ("command", "config", "resume", "func")}
-    for key in ("mixer_args", "model_args", "regularizer_args"):
-        if key in flags:
-            flags[key] = {**values.get(key, {}), **dict(flags[key])}
-    values.update(flags)
-    config = TrainConfig.from_dict(values)
-    if config.out is None:
-        config.out = f"runs/{config.dataset}_{config.model.replace(':', '-')}_{config.mixer}_seed{config.seed}"
-    for name, choices in _CHOICES.items():
-        if getattr(config, name) not in choices:
-            raise ValueError(f"{name} must be one of {', '.join(choices)}, got {getattr(config, name)!r}")
-    if config.warmup_epochs > config.epochs or config.epochs < 1:
-        raise ValueError(f"need 1 <= epochs and warmup_epochs <= epochs, got {config.epochs}, {config.warmup_epochs}")
-    if not 0 <= config.mix_prob <= 1:
-        raise ValueError(f"--mix-prob must be in [0, 1], got {config.mix_prob}")
-    return config
-
 
 def _train(args: argparse.Namespace) -> None:
-    config = resolve_config(args)
+    config = resolve_config(args)  # validates every field
     out = Path(config.out)
     if not args.resume and (out / "checkpoint.pt").exists():
         raise ValueError(f"--out {out} already holds a run; pass --resume {out} to continue it or choose another --out")
-    trainer = Trainer(config)
+    check_output_dir(out, "--resume" if args.resume else "--out")
+    check_device(config.device)
+    check_components(config)
+    if args.resume:
+        clean_orphans(out)  # temporary files of a checkpoint write that a kill interrupted
+    main_rank = int(os.environ.get("RANK", "0")) == 0
+    callbacks = [EpochLog()] if main_rank and not config.quiet else []
+    trainer = Trainer.from_config(config, callbacks=callbacks)
     if args.resume:
         trainer.resume()
     summary = trainer.fit()
     if trainer.is_main:
         _panel_after_training(trainer, out / "panel.png")
-        print(json.dumps({"run": str(out), **summary}, indent=2))
+        print(json.dumps(round_floats({"run": str(out), **summary}), indent=2))
     trainer.close()
 
 
 def _panel_after_training(trainer: Trainer, path: Path) -> None:
-    images, labels = next(iter(trainer.test_loader))
-    images, labels = images[:12], labels[:12]
+    images, labels = panel_batch(trainer.data, 6, seed=trainer.config.seed)  # pairs across classes
     with ForwardSaliency(trainer.model, trainer.config.saliency_layer) as hook, torch.no_grad():
         trainer.model.eval()
-        trainer.model(images)
-        saliency = hook.saliency
+        trainer.model(images.to(trainer.device))
+        saliency = hook.saliency.float().cpu()
     mixers = {trainer.config.mixer: trainer.mixer}
     if "cutmix" not in mixers:
         mixers["cutmix"] = create_mixer("cutmix", trainer.data.num_classes)
     mixing_panel(mixers, images, labels, trainer.data.classes, trainer.data.mean, trainer.data.std, path,
-                 saliency=saliency)  # fmt: skip
+                 saliency=saliency, seed=trainer.config.seed)  # fmt: skip
 
 
-def _trainer_from_run(run: str) -> Trainer:
+def _trainer_from_run(run: str, *, quiet: bool = True) -> Trainer:
+    """The run's network on its data, from ``config.yaml`` and ``checkpoint.pt`` (read first: it fails fast)."""
     run_dir = Path(run)
-    if not (run_dir / "config.yaml").exists() or not (run_dir / "checkpoint.pt").exists():
+    if not (run_dir / "config.yaml").is_file() or not (run_dir / "checkpoint.pt").is_file():
         raise ValueError(f"--run {run}: expected a run directory with config.yaml and checkpoint.pt")
-    config = TrainConfig.from_dict(load_yaml(run_dir / "config.yaml"))
+    try:
+        config = TrainConfig.from_dict(load_yaml(run_dir / "config.yaml"))
+    except ValueError as err:
+        raise ValueError(f"--run {run}: {run_dir / 'config.yaml'}: {err}") from None
+    state = load_checkpoint(run_dir / "checkpoint.pt", "cpu")
+    if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
+        raise ValueError(f"checkpoint {run_dir / 'checkpoint.pt'} holds no model state")
+    try:
+        check_device(config.device)
+    except ValueError as err:  # a run trained on a GPU can be evaluated here all the same
+        print(f"sgraft: {err}; evaluating on the default device instead", file=sys.stderr)
+        config.device = "auto"
     config.out = None  # read-only: nothing is written by eval or occlusion except their reports
-    trainer = Trainer(config)
-    trainer.model.load_state_dict(load_checkpoint(run_dir / "checkpoint.pt", trainer.device)["model"])
+    config.quiet = quiet
+    trainer = Trainer.from_config(config)
+    trainer.model.load_state_dict(state["model"])
     return trainer
 
 
+def _write_json(path: Path, value: Any) -> None:
+    path.write_text(json.dumps(value, indent=2) + "\n")
+
+
 def _eval(args: argparse.Namespace) -> None:
-    result = _trainer_from_run(args.run).evaluate()
-    (Path(args.run) / "eval.json").write_text(json.dumps(result, indent=2) + "\n")
+    trainer = _trainer_from_run(args.run)
+    result = evaluate(trainer.net, trainer.test_loader, autocast=trainer.autocast, progress=not args.quiet)
+    result = round_floats(result)
+    _write_json(Path(args.run) / "eval.json", result)
     print(json.dumps(result, indent=2))
 
 
 def _occlusion(args: argparse.Namespace) -> None:
-    trainer = _trainer_from_run(args.run)
-    rows = []
     for fraction in args.fractions:
         if not 0 <= fraction <= 1:
             raise ValueError(f"--fractions must lie in [0, 1], got {fraction}")
-        result = trainer.evaluate(occluder(trainer.model, fraction, args.grid, trainer.config.saliency_layer))
+    if args.grid < 1:
+        raise ValueError(f"--grid must be a positive int, got {args.grid}")
+    trainer = _trainer_from_run(args.run)
+    rows = []
+    for fraction in args.fractions:
+        occlude = occluder(trainer.model, fraction, args.grid, trainer.config.saliency_layer)
+        result = evaluate(trainer.net, trainer.test_loader, autocast=trainer.autocast, transform=occlude,
+                          progress=not args.quiet, desc=f"occluding {100 * fraction:g} %")  # fmt: skip
         rows.append({"fraction": fraction, "top1_error": result["top1_error"], "top5_error": result["top5_error"]})
     report = {"saliency": "forward (sum_c |A_c|, the evaluated model's last conv stage)", "grid": args.grid,
               "rows": rows}  # fmt: skip
-    (Path(args.run) / "occlusion.json").write_text(json.dumps(report, indent=2) + "\n")
+    _write_json(Path(args.run) / "occlusion.json", round_floats(report))
     for row in rows:
         print(f"occluded {100 * row['fraction']:5.1f} %  top-1 error {row['top1_error']:6.2f} %")
 
 
 def _show(args: argparse.Namespace) -> None:
+    if args.count < 1:
+        raise ValueError(f"--count must be a positive int, got {args.count}")
+    if Path(args.out).is_dir():
+        raise ValueError(f"--out {args.out} is a directory; expected the path of a PNG file")
+    check_output_dir(Path(args.out).parent, "--out")
     if args.run:
         trainer = _trainer_from_run(args.run)
-        data, model = trainer.data, trainer.model
+        data, model, device = trainer.data, trainer.model, trainer.device
     else:
-        data, model = load_dataset(args.dataset, args.data_dir, seed=args.seed), None
-    images = data.test_images[: 2 * args.count] if data.resident else None
-    if images is None:
-        raise ValueError("show needs a dataset small enough to be held in memory")
-    labels = data.test_labels[: 2 * args.count]
-    x = (images.float() / 255 - data.mean.view(1, -1, 1, 1)) / data.std.view(1, -1, 1, 1)
+        data, model, device = load_dataset(args.dataset, args.data_dir, seed=args.seed), None, None
+    x, labels = panel_batch(data, args.count, seed=args.seed)  # pairs across classes
     if model is not None:
         with ForwardSaliency(model) as hook, torch.no_grad():
             model.eval()
-            model(x.to(trainer.device))
-            saliency = hook.saliency.cpu()
+            model(x.to(device))
+            saliency = hook.saliency.float().cpu()
     else:  # no trained network: the forward-saliency mixers get static image saliency as a stand-in
         saliency = static_saliency(x)
         if any(MIXERS[m].saliency_kind is SaliencyKind.FORWARD for m in args.mixer):
@@ -215,7 +163,8 @@ def _reproduce(args: argparse.Namespace) -> None:
     names = list(EXPERIMENTS) if args.name == ["all"] else args.name
     unknown = [n for n in names if n not in EXPERIMENTS]
     if unknown:
-        raise ValueError(f"unknown experiment(s) {unknown}; valid names: {', '.join(EXPERIMENTS)}, or all")
+        hint = suggest(unknown[0], [*EXPERIMENTS, "all"])
+        raise ValueError(f"unknown experiment(s) {unknown}; valid names: {', '.join(EXPERIMENTS)}, or all{hint}")
     if args.seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
     out = Path(args.out or f"reproduce/{args.scale}")
@@ -240,6 +189,10 @@ def _reproduce(args: argparse.Namespace) -> None:
             reference = Path(args.reference_run) if args.reference_run else None
             add_reference_occlusion(name, args.scale, args.seeds, out, runs_dir or out / "runs",
                                     reference=reference, data_dir=args.data_dir)  # fmt: skip
+        if args.train_error:
+            from saliency_grafting.experiments.reference import add_train_error
+
+            add_train_error(name, args.scale, args.seeds, out, runs_dir or out / "runs", data_dir=args.data_dir)
         sections.append(render(name, args.scale, args.seeds, out, plot_dir=out))
     report = "\n".join(sections)
     out.mkdir(parents=True, exist_ok=True)
@@ -248,29 +201,33 @@ def _reproduce(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="sgraft", description="Saliency Grafting and mixup-style augmentations: train and compare.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = Parser(prog="sgraft", description="Saliency Grafting and mixup-style augmentations: train and compare.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     train = sub.add_parser("train", help="train a network with a mixer; writes a run directory")
     train.add_argument("--config", help="YAML file of defaults (keys as the flags); flags override it")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
-    _add_config_flags(train)
+    add_config_flags(train)
     train.set_defaults(func=_train)
-    ev = sub.add_parser("eval", help="top-1 / top-5 error of a run on its test split")
-    ev.add_argument("--run", required=True, metavar="RUN_DIR")
+    ev = sub.add_parser("eval", help="top-1 / top-5 error of a run on its test split; writes RUN_DIR/eval.json")
+    ev.add_argument("--run", required=True, metavar="RUN_DIR", help="a run directory written by sgraft train")
+    ev.add_argument("--quiet", action="store_true", help="no progress on stderr")
     ev.set_defaults(func=_eval)
-    occ = sub.add_parser("occlusion", help="error with the top-k %% most salient regions zeroed (Table 6)")
-    occ.add_argument("--run", required=True, metavar="RUN_DIR")
-    occ.add_argument("--fractions", type=float, nargs="+", default=[0.0, 0.125, 0.25])
-    occ.add_argument("--grid", type=int, default=8, help="regions per side (default 8)")
+    occ = sub.add_parser("occlusion", help="error with the top-k %% most salient regions zeroed (Table 6); writes "
+                         "RUN_DIR/occlusion.json")  # fmt: skip
+    occ.add_argument("--run", required=True, metavar="RUN_DIR", help="a run directory written by sgraft train")
+    occ.add_argument("--fractions", type=float, nargs="+", default=[0.0, 0.125, 0.25], help="fractions occluded")
+    occ.add_argument("--grid", type=int, default=8, help="regions per side")
+    occ.add_argument("--quiet", action="store_true", help="no progress on stderr")
     occ.set_defaults(func=_occlusion)
     show = sub.add_parser("show", help="a Figure 1-style PNG of sources, destinations and mixed samples")
-    show.add_argument("--mixer", nargs="+", choices=tuple(MIXERS), default=["saliency_grafting", "cutmix"])
-    show.add_argument("--dataset", choices=DATASETS, default="synthetic")
-    show.add_argument("--data-dir")
+    show.add_argument("--mixer", nargs="+", choices=tuple(MIXERS), default=["saliency_grafting", "cutmix"],
+                      help="the mixers, one row each")  # fmt: skip
+    show.add_argument("--dataset", choices=CHOICES["dataset"], default="synthetic", help="where the images come from")
+    show.add_argument("--data-dir", help="the dataset's folder")
     show.add_argument("--run", metavar="RUN_DIR", help="take data and forward saliency from a trained run")
-    show.add_argument("--count", type=int, default=6, help="pairs to show")
-    show.add_argument("--seed", type=int, default=0)
-    show.add_argument("--out", default="panel.png")
+    show.add_argument("--count", type=int, default=6, help="pairs to show, drawn across classes")
+    show.add_argument("--seed", type=int, default=0, help="seed of the pairs and the mixing")
+    show.add_argument("--out", default="panel.png", help="the PNG file to write")
     show.set_defaults(func=_show)
     rep = sub.add_parser("reproduce", help="run one or all of the paper's experiments and report them")
     rep.add_argument("name", nargs="+", help="table1 ... table7, fig3, fig4, recipe, wallclock, sweep, tune, tuned "
@@ -281,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="cpu",
         help="paper; cpu (overfitting: 701 k PreAct-ResNet, 50-250 per class); cpu-small (78 k, underfit)",
     )
-    rep.add_argument("--seeds", type=int, default=3)
+    rep.add_argument("--seeds", type=int, default=3, help="seeds per cell (0, 1, ...)")
     rep.add_argument("--data-dir", help="the dataset of the experiments (paper: CIFAR-100 / Tiny-ImageNet / ImageNet)")
     rep.add_argument("--out", help="where records, report and plots go (default reproduce/<scale>)")
     rep.add_argument("--runs-dir", help="where run directories (checkpoints) go (default OUT/runs)")
@@ -290,22 +247,28 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--reference-occlusion", action="store_true",
                      help="occlusion experiments (table6): also rank the regions by one reference network's saliency "
                           "for the finished runs (read from --runs-dir) and add it to their records")  # fmt: skip
+    rep.add_argument("--train-error", action="store_true",
+                     help="add each finished run's error on its own training subset (clean images, final weights) "
+                          "to its record, from --runs-dir: the overfitting gap of every method")  # fmt: skip
     rep.add_argument(
         "--reference-run",
         metavar="RUN_DIR",
         help="the reference network's run directory (default: the experiment's Vanilla seed-0 run)",
     )
     rep.set_defaults(func=_reproduce)
+    parser.commands = sub.choices  # type: ignore[attr-defined]
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        parser.commands.get(args.command, parser).unrecognized(extras)
     try:
         args.func(args)
-    except (DataError, ValueError, ImportError) as err:
-        parser.exit(2, f"sgraft {args.command}: error: {err}\n")
+    except (DataError, ValueError, ImportError, OSError) as err:
+        parser.exit(2, f"sgraft {args.command}: error: {one_line(err)}\n")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,14 @@
-"""Figure 1-style panels: sources, destinations and the samples several mixers make of the same pairs."""
+"""Figure 1-style panels: sources, destinations and the samples several mixers make of the same pairs.
+
+The pairs are drawn across classes (``sample_pairs``): test sets are often sorted by class, so the first images
+would all be of one class and the label weights of two classes would never show.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from PIL import Image, ImageDraw
@@ -11,7 +16,58 @@ from torch import Tensor
 
 from saliency_grafting.mixing import Mixer, SaliencyKind
 
-__all__ = ["mixing_panel"]
+__all__ = ["mixing_panel", "panel_batch", "sample_pairs"]
+
+
+def sample_pairs(labels: Tensor, count: int, *, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """Indices ``(sources, destinations)`` of ``count`` pairs drawn across classes from a seeded generator.
+
+    Source classes go round a random order of the classes present (distinct while ``count`` allows); each
+    destination is a random image of another class (of the same class only when there is one class).
+    """
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"count must be a positive int, got {count!r}")
+    labels = torch.as_tensor(labels).flatten().cpu()
+    if labels.numel() == 0:
+        raise ValueError("labels must not be empty")
+    g = torch.Generator().manual_seed(seed)
+    classes = labels.unique()
+    order = classes[torch.randperm(len(classes), generator=g)]
+    members = {int(c): (labels == c).nonzero().flatten() for c in classes}
+
+    def pick(cls: int) -> int:
+        pool = members[cls]
+        return int(pool[torch.randint(len(pool), (), generator=g)])
+
+    sources, destinations = [], []
+    for k in range(count):
+        source = int(order[k % len(order)])
+        others = classes[classes != source] if len(classes) > 1 else classes
+        destination = int(others[torch.randint(len(others), (), generator=g)])
+        sources.append(pick(source))
+        destinations.append(pick(destination))
+    return torch.tensor(sources), torch.tensor(destinations)
+
+
+def panel_batch(data: Any, count: int, *, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """``2 * count`` normalised test images (the sources, then their destinations) and labels, drawn across classes
+    by ``sample_pairs`` from a ``Dataset``'s test split, held in memory or streamed from files."""
+    from saliency_grafting.data import normalize
+    from saliency_grafting.data.folders import read_rgb
+
+    labels = data.test_labels if data.resident else torch.tensor(data.test_files[1])
+    sources, destinations = sample_pairs(labels, count, seed=seed)
+    index = torch.cat([sources, destinations])
+    if data.resident:
+        images = data.test_images[index]
+    else:  # streamed: decode just these files, resized to the run's size
+        decoded = [read_rgb(data.test_files[0][i]) for i in index.tolist()]
+        size = (data.image_size, data.image_size)
+        images = torch.stack([
+            torch.nn.functional.interpolate(x[None].float(), size=size, mode="bilinear", antialias=True)[0]
+            for x in decoded
+        ]).round().clamp(0, 255).to(torch.uint8)  # fmt: skip
+    return normalize(images, data.mean, data.std), labels[index]
 
 
 def _to_pil(image: Tensor, mean: Tensor, std: Tensor, scale: int) -> Image.Image:

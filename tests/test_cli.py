@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 from PIL import Image
 
-from saliency_grafting.cli import main
+from saliency_grafting.cli import build_parser, main
+from saliency_grafting.cli_input import _HELP
+from saliency_grafting.config import TrainConfig, flag
 
 FAST = ["--per-class", "10", "--batch-size", "50", "--model-arg", "width=4", "--quiet"]
 
@@ -32,8 +37,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_train_writes_a_complete_run_dir(trained: Path) -> None:
-    assert {p.name for p in trained.iterdir()} == {"config.yaml", "checkpoint.pt", "metrics.jsonl", "summary.json",
-                                                     "panel.png"}  # fmt: skip
+    assert {p.name for p in trained.iterdir()} == {"config.yaml", "checkpoint.pt", "checkpoint.pt.sha256",
+                                                     "metrics.jsonl", "summary.json", "panel.png"}  # fmt: skip
     config = yaml.safe_load((trained / "config.yaml").read_text())
     assert config["epochs"] == 2 and config["model_args"] == {"width": 4} and config["mixer"] == "saliency_grafting"
     assert Image.open(trained / "panel.png").size[0] > 300
@@ -73,11 +78,11 @@ def test_yaml_sets_defaults_and_flags_override(tmp_path: Path, capsys: pytest.Ca
         (["train", "--dataset", "mnist"], "invalid choice: 'mnist'"),
         (["train", "--dataset", "imagefolder"], "--data-dir is required"),
         (["train", "--dataset", "imagefolder", "--data-dir", "/nonexistent/x"], "is not a directory"),
-        (["train", "--epochs", "2", "--warmup-epochs", "3"], "warmup_epochs <= epochs"),
-        (["train", "--mix-prob", "1.5"], "--mix-prob must be in [0, 1]"),
+        (["train", "--epochs", "2", "--warmup-epochs", "3"], "--warmup-epochs must be <= --epochs"),
+        (["train", "--mix-prob", "1.5"], "--mix-prob must be a number in [0, 1]"),
         (["train", "--mixer-arg", "alpha"], "expected KEY=VALUE"),
         (["train", "--mixer-arg", "temprature=2"], "unexpected keyword argument(s) ['temprature']"),
-        (["train", "--mixer-arg", "temperature=-1"], "temperature must be > 0"),
+        (["train", "--mixer-arg", "temperature=-1"], "temperature must be a finite number > 0"),
         (["train", "--config", "/nonexistent.yaml"], "cannot read YAML"),
         (["eval", "--run", "/nonexistent"], "expected a run directory"),
         (["occlusion", "--run", "/nonexistent", "--fractions", "0.1"], "expected a run directory"),
@@ -131,3 +136,73 @@ def test_reproduce_report_only_creates_the_out_dir(tmp_path: Path, capsys: pytes
     out = tmp_path / "new" / "dir"
     code, text, _ = run_cli(["reproduce", "table7", "--scale", "cpu", "--out", str(out), "--report-only"], capsys)
     assert code == 0 and "0 of 9 runs finished" in text and (out / "report_cpu.md").read_text() in text
+
+
+def test_every_flag_has_one_line_of_help_and_its_default() -> None:
+    assert set(_HELP) == {f.name for f in dataclasses.fields(TrainConfig)}
+    parser = build_parser()
+    commands = parser.commands
+    train = {o: a for a in commands["train"]._actions for o in a.option_strings}
+    for f in dataclasses.fields(TrainConfig):
+        text = train[flag(f.name)].help
+        assert text and "\n" not in text and "(default: " in text, f.name
+    for name, command in commands.items():
+        page = command.format_help()
+        for action in command._actions:
+            if action.option_strings and not isinstance(action, argparse._HelpAction):
+                assert action.help, f"{name} {action.option_strings}"
+                if action.default is not None and action.default is not argparse.SUPPRESS:
+                    assert "default" in command._get_formatter()._get_help_string(action), action.option_strings
+        assert "(default: " in page
+
+
+def test_help_shows_the_config_defaults(capsys: pytest.CaptureFixture) -> None:
+    code, out, _ = run_cli(["train", "--help"], capsys)
+    text = " ".join(out.split())
+    assert code == 0 and "(default: 10)" in text and "(default: cosine)" in text and "(default: 0.1)" in text
+    assert "(default: runs/<dataset>_<model>_<mixer>_seed<seed>)" in text
+
+
+def test_one_line_per_epoch_on_stderr_without_a_terminal(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    args = ["train", "--epochs", "2", "--warmup-epochs", "1", *[a for a in FAST if a != "--quiet"]]
+    code, _, err = run_cli([*args, "--out", str(tmp_path / "a")], capsys)
+    lines = err.splitlines()
+    assert code == 0 and len(lines) == 2, err
+    assert lines[0].startswith("epoch 1/2  loss ") and lines[1].startswith("epoch 2/2  loss ")
+    assert all("train err" in line and "test err" in line and "img/s" in line for line in lines)
+    assert "mix_" not in lines[0]  # the warm-up epoch does not mix
+    code, _, err = run_cli([*args, "--quiet", "--out", str(tmp_path / "b")], capsys)
+    assert code == 0 and err == ""
+
+
+def test_json_outputs_are_rounded(trained: Path, capsys: pytest.CaptureFixture) -> None:
+    code, _, _ = run_cli(["eval", "--run", str(trained), "--quiet"], capsys)
+    assert code == 0
+    for value in json.loads((trained / "eval.json").read_text()).values():
+        assert value == round(value, 4)
+    _, err = run_cli(["eval", "--run", str(trained)], capsys)[1:]
+    assert err.count("\n") == 2 and err.startswith("evaluating:")  # progress: a start and an end line
+
+
+def test_resume_removes_orphan_temporary_checkpoints(trained: Path, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    orphans = [run / ".checkpoint.pt.x1y2.tmp", run / ".checkpoint.pt.sha256.a9.tmp"]
+    for orphan in orphans:
+        orphan.write_bytes(b"half a checkpoint")
+    (run / "unrelated.tmp").write_text("kept")
+    code, _, err = run_cli(["train", "--resume", str(run)], capsys)
+    assert code == 0, err
+    assert not any(o.exists() for o in orphans) and (run / "unrelated.tmp").exists()
+
+
+def test_misspelt_flag_and_names_get_a_close_match(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    for args, hint in [
+        (["train", "--warmpu-epochs", "2", "--lrr", "0.1"], "did you mean --warmup-epochs, --lr?"),
+        (["train", "--mixer", "saliency_graftin"], "did you mean 'saliency_grafting'?"),
+        (["train", "--regularizer", "shakdrop"], "did you mean 'shakedrop'?"),
+        (["reproduce", "tabel5", "--dry-run"], "did you mean 'table5'?"),
+    ]:
+        code, _, err = run_cli([*args, "--out", str(tmp_path / "x")], capsys)
+        assert code == 2 and hint in err and err.count("\n") == 1, err

@@ -152,6 +152,7 @@ def load_dataset(
     max_resident_gib: float = 4.0,
     synthetic_size: tuple[int, int] = (5000, 1000),
     val_per_class: int | None = None,
+    progress: bool = False,
 ) -> Dataset:
     """Load ``name`` (one of ``DATASETS``); ``per_class`` keeps a seeded class-balanced subset of the train split.
 
@@ -177,13 +178,13 @@ def load_dataset(
             train_x, train_y, test_x, test_y, classes = load_cifar(name, root, download=download)
             data = Dataset(name, classes, *map(torch.tensor, _STATS[name]), 32, train_x, train_y, test_x, test_y)
         else:
-            data = _load_folder(root, image_size, max_resident_gib)
+            data = _load_folder(root, image_size, max_resident_gib, progress=progress)
     if per_class is not None:
         data = subset(data, per_class, seed, val_per_class)
     return data
 
 
-def _load_folder(root: Path, image_size: int | None, max_resident_gib: float) -> Dataset:
+def _load_folder(root: Path, image_size: int | None, max_resident_gib: float, *, progress: bool = False) -> Dataset:
     train_paths, train_labels, classes = list_folder(find_split(root, ("train",)))
     test_paths, test_labels, _ = list_folder(find_split(root, ("test", "val")), classes)
     probe = decode_folder(train_paths[:1], image_size)
@@ -193,6 +194,7 @@ def _load_folder(root: Path, image_size: int | None, max_resident_gib: float) ->
         mean, std = map(torch.tensor, _STATS["imagenet"])
         return Dataset("imagefolder", classes, mean, std, size,
                        train_files=(train_paths, train_labels), test_files=(test_paths, test_labels))  # fmt: skip
-    train_x, test_x = decode_folder(train_paths, image_size), decode_folder(test_paths, image_size)
+    train_x = decode_folder(train_paths, image_size, progress=progress, desc=f"decoding {root.name}/train")
+    test_x = decode_folder(test_paths, image_size, progress=progress, desc=f"decoding {root.name}/test")
     return Dataset("imagefolder", classes, *_stats(train_x), size, train_x, torch.tensor(train_labels), test_x,
                    torch.tensor(test_labels))  # fmt: skip

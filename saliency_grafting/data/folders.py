@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +20,26 @@ class DataError(ValueError):
 
 
 def read_rgb(path: Path) -> Tensor:
-    """One image file as RGB uint8 ``[3, H, W]``; a ``DataError`` naming the file if it cannot be decoded."""
+    """One image file as RGB uint8 ``[3, H, W]``; a ``DataError`` naming the file if it cannot be decoded.
+
+    An image of more than ``PIL.Image.MAX_IMAGE_PIXELS`` pixels (a decompression bomb) is refused before decoding.
+    """
+    limit = Image.MAX_IMAGE_PIXELS
     try:
-        with Image.open(path) as image:
-            pixels = np.array(image.convert("RGB"))
-    except (OSError, UnidentifiedImageError, ValueError) as err:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below, with the file named
+            with Image.open(path) as image:
+                if limit is not None and image.width * image.height > limit:
+                    raise DataError(
+                        f"image {path} has {image.width}x{image.height} pixels, over the {limit} limit "
+                        "(a decompression bomb?); remove it or raise PIL.Image.MAX_IMAGE_PIXELS"
+                    )
+                pixels = np.array(image.convert("RGB"))
+    except DataError:
+        raise
+    except Image.DecompressionBombError as err:
+        raise DataError(f"image {path} is too large to decode (a decompression bomb?): {err}") from None
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as err:
         raise DataError(f"cannot decode image {path}: {err}") from None
     return torch.from_numpy(pixels).permute(2, 0, 1)
 
@@ -48,6 +64,9 @@ def list_folder(split: Path, classes: list[str] | None = None) -> tuple[list[Pat
         if not folder.is_dir():
             raise DataError(f"{folder} is missing: {split.parent} must have the same class folders in every split")
         files = sorted(p for p in folder.iterdir() if p.suffix in IMAGE_SUFFIXES)
+        if not files:  # refused: a class without images would be trained on as if it existed
+            raise DataError(f"class folder {folder} has no images ({', '.join(sorted(IMAGE_SUFFIXES))}); remove it "
+                            "or add its images")  # fmt: skip
         paths += files
         labels += [index] * len(files)
     if not paths:
@@ -55,10 +74,15 @@ def list_folder(split: Path, classes: list[str] | None = None) -> tuple[list[Pat
     return paths, labels, classes
 
 
-def decode_folder(paths: list[Path], size: int | None = None) -> Tensor:
-    """Decode every image to RGB uint8 ``[N, 3, H, W]`` (all one size, or resized to ``size``)."""
+def decode_folder(paths: list[Path], size: int | None = None, *, progress: bool = False, desc: str = "") -> Tensor:
+    """Decode every image to RGB uint8 ``[N, 3, H, W]`` (all one size, or resized to ``size``).
+
+    ``progress``: a bar on a terminal, a start and an end line on stderr otherwise.
+    """
+    from saliency_grafting.engine.progress import progress as track  # here: engine imports this package
+
     images = []
-    for path in paths:
+    for path in track(paths, desc=desc or "decoding images", enabled=progress, unit="images", lines=True):
         image = read_rgb(path)
         if size is not None and image.shape[-2:] != (size, size):
             image = (

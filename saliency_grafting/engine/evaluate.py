@@ -9,6 +9,8 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from saliency_grafting.engine.progress import progress as track
+
 __all__ = ["evaluate"]
 
 
@@ -19,12 +21,17 @@ def evaluate(
     *,
     autocast: Callable[[], object] | None = None,
     transform: Callable[[Tensor, Tensor], Tensor] | None = None,
+    progress: bool = False,
+    desc: str = "evaluating",
 ) -> dict[str, float]:
-    """``{"top1_error", "top5_error", "loss", "count"}`` (errors in %); ``transform(images, labels)`` edits inputs."""
+    """``{"top1_error", "top5_error", "loss", "count"}`` (errors in %); ``transform(images, labels)`` edits inputs.
+
+    ``progress``: a bar of the batches on a terminal, a start and an end line on stderr otherwise.
+    """
     was_training = model.training
     model.eval()
     totals: Tensor | None = None
-    for images, labels in batches:
+    for images, labels in track(batches, desc=desc, enabled=progress, unit="batches", lines=True):
         if transform is not None:
             images = transform(images, labels)
         with autocast() if autocast is not None else torch.autocast(images.device.type, enabled=False):

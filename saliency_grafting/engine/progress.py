@@ -1,0 +1,120 @@
+"""Progress for people: one stderr line per epoch, live tqdm bars on a terminal, and rounded floats for JSON."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any, TextIO, TypeVar
+
+__all__ = ["EpochLog", "epoch_line", "progress", "round_floats"]
+
+T = TypeVar("T")
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a closed or a minimal stream
+        return False
+
+
+def epoch_line(metrics: dict[str, Any], epochs: int | None = None) -> str:
+    """One line of an epoch's metrics: epoch/total, loss, train and test error, images/s, seconds, ``mix_*`` keys."""
+    parts = [f"epoch {metrics.get('epoch', '?')}" + (f"/{epochs}" if epochs else "")]
+    if metrics.get("train_loss") is not None:
+        parts.append(f"loss {metrics['train_loss']:.4f}")
+    if metrics.get("train_top1_error") is not None:
+        parts.append(f"train err {metrics['train_top1_error']:.2f}%")
+    if metrics.get("test_top1_error") is not None:
+        parts.append(f"test err {metrics['test_top1_error']:.2f}%")
+    if metrics.get("images_per_s") is not None:
+        parts.append(f"{metrics['images_per_s']:.0f} img/s")
+    if metrics.get("seconds") is not None:
+        parts.append(f"{metrics['seconds']:.1f} s")
+    for key in sorted(k for k in metrics if k.startswith("mix_")):
+        value = metrics[key]
+        if isinstance(value, float):
+            parts.append(f"{key} {value:.3g}")
+        elif value is not None:
+            parts.append(f"{key} {value}")
+    return "  ".join(parts)
+
+
+class EpochLog:
+    """A ``Trainer`` callback printing :func:`epoch_line` to ``stream`` (stderr) after every epoch, TTY or not.
+
+    Silent when the trainer's config says ``quiet``.
+    """
+
+    def __init__(self, *, stream: TextIO | None = None) -> None:
+        self.stream = stream
+
+    def __call__(self, trainer: Any, metrics: dict[str, Any]) -> None:
+        config = getattr(trainer, "config", None)
+        if getattr(config, "quiet", False):
+            return
+        stream = self.stream if self.stream is not None else sys.stderr
+        print(epoch_line(metrics, getattr(config, "epochs", None)), file=stream, flush=True)
+
+
+def progress(
+    items: Iterable[T],
+    *,
+    desc: str,
+    total: int | None = None,
+    enabled: bool = True,
+    unit: str = "it",
+    lines: bool = False,
+    leave: bool = False,
+    stream: TextIO | None = None,
+) -> Iterator[T]:
+    """Iterate ``items``, showing progress on ``stream`` (stderr) unless ``enabled`` is false.
+
+    On a terminal: a tqdm bar (erased at the end unless ``leave``). Elsewhere (a log file, a pipe): nothing, or with
+    ``lines`` one line at the start and one at the end with the count and the seconds taken.
+    """
+    stream = stream if stream is not None else sys.stderr
+    if total is None:
+        try:
+            total = len(items)  # type: ignore[arg-type]
+        except TypeError:
+            total = None
+    if not enabled:
+        yield from items
+        return
+    if _isatty(stream):
+        from tqdm import tqdm
+
+        yield from tqdm(items, total=total, desc=desc, unit=unit, leave=leave, file=stream, dynamic_ncols=True)
+        return
+    if not lines:
+        yield from items
+        return
+    size = "" if total is None else f" {total} {unit}"
+    print(f"{desc}:{size} ...", file=stream, flush=True)
+    start, count = time.perf_counter(), 0
+    for item in items:
+        count += 1
+        yield item
+    print(f"{desc}: {count} {unit} in {time.perf_counter() - start:.1f} s", file=stream, flush=True)
+
+
+def round_floats(obj: Any, digits: int = 4) -> Any:
+    """``obj`` with every float rounded to ``digits`` decimals (``15.069999999999995`` -> ``15.07``), recursively.
+
+    Small magnitudes keep ``digits`` significant digits (``1.23456e-6`` -> ``1.235e-06``, never ``0.0``); non-finite
+    floats, ints, bools and strings are returned as they are.
+    """
+    if isinstance(obj, float):
+        if obj == 0 or not math.isfinite(obj):
+            return obj
+        return round(obj, max(digits, digits - 1 - math.floor(math.log10(abs(obj)))))
+    if isinstance(obj, dict):
+        return {k: round_floats(v, digits) for k, v in obj.items()}
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):  # a named tuple
+        return type(obj)(*(round_floats(v, digits) for v in obj))
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(round_floats(v, digits) for v in obj)
+    return obj
