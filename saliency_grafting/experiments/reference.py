@@ -1,13 +1,18 @@
-"""Table 6 by a fixed reference network: occlusion ranked by one network's saliency for all methods, post hoc.
+"""Post-hoc measurements of finished runs from their run directories: reference occlusion and training error.
+
+Table 6 by a fixed reference network: occlusion ranked by one network's saliency for all methods.
 
 A run's own occlusion (``occlusion_top1_error`` in its record) ranks the regions by the evaluated network's forward
 saliency, so each method removes different pixels. Here every finished run of an experiment is evaluated again with
 the regions ranked by ONE reference network (by default the Vanilla seed-0 run of the same experiment), read from the
 run directories (``checkpoint.pt`` + ``config.yaml``); the result is added to each record under ``REFERENCE_KEY``.
+The training error of the final weights on the run's own training subset goes under ``TRAIN_KEY`` (the overfitting
+gap of every method, mixed-only ones included). Both run after the experiment, on records already written.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -17,11 +22,24 @@ from typing import Any
 
 from saliency_grafting.experiments.runner import OCCLUSION_FRACTIONS, _dataset, plan, record_path, run_key
 
-__all__ = ["REFERENCE_KEY", "REFERENCE_ROW", "add_reference_occlusion", "load_run", "reference_run"]
+__all__ = [
+    "REFERENCE_KEY",
+    "REFERENCE_ROW",
+    "TRAIN_KEY",
+    "add_reference_occlusion",
+    "add_train_error",
+    "load_run",
+    "reference_run",
+]
 
 REFERENCE_KEY = "occlusion_top1_error_reference"
+TRAIN_KEY = "train_top1_error_clean"  # the final weights' error on the run's own training subset, no augmentation
 REFERENCE_ROW = "Vanilla"
 GRID = 8  # regions per side, as in the runs' own occlusion
+
+
+def _log(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def reference_run(name: str, scale: str, runs_dir: Path, out: Path | None = None) -> Path:
@@ -49,6 +67,44 @@ def load_run(run_dir: Path, data_dir: str | None = None, cache: dict[str, Any] |
     return trainer
 
 
+def _posthoc(
+    name: str,
+    scale: str,
+    seeds: int,
+    out: Path,
+    runs_dir: Path,
+    done: Callable[[dict[str, Any]], bool],
+    measure: Callable[[Any], dict[str, Any]],
+    *,
+    data_dir: str | None,
+    cache: dict[str, Any],
+    log: Callable[[str], None],
+) -> int:
+    """Add ``measure(trainer)`` to every finished record of ``name`` not ``done`` yet, from its run directory."""
+    updated = 0
+    for cell, seed, config in plan(name, scale, seeds, data_dir, records=out):
+        path = record_path(out, config)
+        if not path.exists():
+            continue
+        record = json.loads(path.read_text())
+        if done(record):
+            continue
+        run_dir = runs_dir / record["key"]
+        if not (run_dir / "checkpoint.pt").exists():
+            log(f"[{name}] {cell.row} {cell.column} seed {seed}: no checkpoint in {run_dir}, skipped")
+            continue
+        trainer = load_run(run_dir, data_dir, cache)
+        added = measure(trainer)
+        trainer.close()
+        record.update(added)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record, indent=1) + "\n")
+        os.replace(tmp, path)
+        updated += 1
+        log(f"[{name}] {cell.row} {cell.column} seed {seed}: {json.dumps(added)}")
+    return updated
+
+
 def add_reference_occlusion(
     name: str,
     scale: str,
@@ -58,7 +114,7 @@ def add_reference_occlusion(
     *,
     reference: Path | None = None,
     data_dir: str | None = None,
-    log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
+    log: Callable[[str], None] = _log,
 ) -> int:
     """Add ``REFERENCE_KEY`` to every finished record of ``name`` that lacks it for this reference; returns how many.
 
@@ -70,33 +126,42 @@ def add_reference_occlusion(
     out, runs_dir = Path(out), Path(runs_dir)
     reference = Path(reference) if reference is not None else reference_run(name, scale, runs_dir, out)
     cache: dict[str, Any] = {}
-    reference_trainer = load_run(reference, data_dir, cache)
+    ref = load_run(reference, data_dir, cache)
     identity = {"run": reference.name, "saliency": f"forward saliency of run {reference.name}, {GRID}x{GRID} regions"}
-    updated = 0
-    for cell, seed, config in plan(name, scale, seeds, data_dir, records=out):
-        path = record_path(out, config)
-        if not path.exists():
-            continue
-        record = json.loads(path.read_text())
-        if REFERENCE_KEY in record and record.get("occlusion_reference", {}).get("run") == reference.name:
-            continue
-        run_dir = runs_dir / record["key"]
-        if not (run_dir / "checkpoint.pt").exists():
-            log(f"[{name}] {cell.row} {cell.column} seed {seed}: no checkpoint in {run_dir}, skipped")
-            continue
-        trainer = load_run(run_dir, data_dir, cache)
+
+    def measure(trainer: Any) -> dict[str, Any]:
         errors = {}
         for fraction in OCCLUSION_FRACTIONS:
-            transform = occlusion_by_reference(
-                reference_trainer.model, fraction, GRID, reference_trainer.config.saliency_layer
-            )
+            transform = occlusion_by_reference(ref.model, fraction, GRID, ref.config.saliency_layer)
             errors[f"{fraction:g}"] = trainer.evaluate(transform)["top1_error"]
-        trainer.close()
-        record[REFERENCE_KEY], record["occlusion_reference"] = errors, identity
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record, indent=1) + "\n")
-        os.replace(tmp, path)
-        updated += 1
-        log(f"[{name}] {cell.row} {cell.column} seed {seed}: reference occlusion {errors}")
-    reference_trainer.close()
+        return {REFERENCE_KEY: errors, "occlusion_reference": identity}
+
+    def done(record: dict[str, Any]) -> bool:
+        return REFERENCE_KEY in record and record.get("occlusion_reference", {}).get("run") == reference.name
+
+    updated = _posthoc(name, scale, seeds, out, runs_dir, done, measure, data_dir=data_dir, cache=cache, log=log)
+    ref.close()
     return updated
+
+
+def add_train_error(
+    name: str, scale: str, seeds: int, out: Path, runs_dir: Path, *, data_dir: str | None = None,
+    log: Callable[[str], None] = _log,
+) -> int:  # fmt: skip
+    """Add ``TRAIN_KEY``: each finished run's top-1 error on its own training subset (clean images, eval mode).
+
+    The summary's ``final_train_top1_error`` is the last epoch's running error on augmented clean batches, and
+    missing for methods that train on mixed batches only; this one is measured alike for every method.
+    """
+    from saliency_grafting.engine import evaluate, make_loaders
+
+    def measure(trainer: Any) -> dict[str, Any]:
+        data = trainer.data
+        own = dataclasses.replace(data, test_images=data.train_images, test_labels=data.train_labels,
+                                  test_files=data.train_files)  # fmt: skip
+        loader = make_loaders(own, trainer.config, trainer.device)[1]
+        return {TRAIN_KEY: evaluate(trainer.net, loader, autocast=trainer.autocast)["top1_error"]}
+
+    cache: dict[str, Any] = {}
+    return _posthoc(name, scale, seeds, Path(out), Path(runs_dir), lambda record: TRAIN_KEY in record, measure,
+                    data_dir=data_dir, cache=cache, log=log)  # fmt: skip

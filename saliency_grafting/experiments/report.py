@@ -9,7 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from saliency_grafting.experiments.reference import REFERENCE_KEY
+from saliency_grafting.experiments.reference import REFERENCE_KEY, TRAIN_KEY
 from saliency_grafting.experiments.runner import OCCLUSION_FRACTIONS, plan, record_path
 from saliency_grafting.experiments.suite import EXPERIMENTS, cells_for
 
@@ -49,6 +49,8 @@ def aggregate(name: str, scale: str, seeds: int, out: Path) -> dict[tuple[str, s
                 values[f"reference_{fraction:g}"].append(record[REFERENCE_KEY][f"{fraction:g}"])
         if summary.get("final_train_top1_error") is not None:  # None when trained on mixed batches only
             values["train_top1_error"].append(summary["final_train_top1_error"])
+        if TRAIN_KEY in record:  # added post hoc: the final weights on the clean training subset
+            values["train_clean_top1_error"].append(record[TRAIN_KEY])
     return {key: dict(values) for key, values in cells.items()}
 
 
@@ -163,8 +165,9 @@ def _cpu_sections(name: str, seeds: int, out: Path, cells: dict[Any, Any], plot_
             lines += [f"![error against training time]({path.name})", ""]
     if name != "tune":
         lines += [
-            "Per cell, overfitting and compute (train error on clean batches: — for mixed-only objectives; "
-            "passes: forward/backward passes over the subset, warm-up epochs counted as one):",
+            "Per cell, overfitting and compute (train error: the final weights on the clean training subset where "
+            "measured (`--train-error`), else the last epoch's running error on clean batches, — for mixed-only "
+            "objectives; passes: forward/backward passes over the subset, warm-up epochs counted as one):",
             "",
         ]
         lines += [*report_cpu.compute_table(name, "cpu", cells, out), ""]

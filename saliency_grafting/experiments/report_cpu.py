@@ -59,7 +59,8 @@ def compute_table(name: str, scale: str, cells: dict[Any, Any], records: Path | 
              "| wall (min / run) |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for cell in cells_for(name, scale, records=records):
         values = cells.get((cell.row, cell.column), {})
-        train, test = values.get("train_top1_error", []), values.get("top1_error", [])
+        train = values.get("train_clean_top1_error") or values.get("train_top1_error", [])
+        test = values.get("top1_error", [])
         gap = f"{statistics.fmean(test) - statistics.fmean(train):.1f}" if train and test else "—"
         wall = f"{statistics.fmean(values['wall_seconds']) / 60:.1f}" if values.get("wall_seconds") else "—"
         config = cell.config

@@ -8,7 +8,12 @@ Stage 2, ``tuned``: ``select_tuned`` reads the tune records and keeps, per metho
 mean validation error over the seeds that all of the method's configurations have finished (the default wins ties).
 The ``tuned`` cells are each method's default and its selected configuration (and Vanilla), on the test set, on fresh
 seeds: seed ``TUNED_SEED_OFFSET`` on (3-5 with ``--seeds 3``). A method whose tune runs have no seed in common yet has
-only its default cell. Defaults and selections share seeds, so their comparison is paired.
+only its default cell. Defaults and selections share seeds, so their comparison is paired. Finish ``tune`` before
+running ``tuned``: a selection read from fewer seeds may change as more land, and the tuned runs made for the old
+selection would then no longer be part of the experiment (their records stay, keyed by config).
+
+    sgraft reproduce tune --scale cpu --seeds 3 --data-dir DATA --out OUT     # stage 1, validation split
+    sgraft reproduce tuned --scale cpu --seeds 3 --data-dir DATA --out OUT    # stage 2, seeds 3-5, test set
 """
 
 from __future__ import annotations

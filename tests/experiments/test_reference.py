@@ -88,3 +88,20 @@ def test_reproduce_cli_adds_reference_occlusion(tmp_path: Path, tiny_cells: list
     records = [json.loads(p.read_text()) for p in (tmp_path / "records").glob("*.json")]
     assert len(records) == 2 and all(REFERENCE_KEY in r for r in records)
     assert "Ranked by one reference network" in (tmp_path / "report_cpu.md").read_text()
+
+
+def test_train_error_is_measured_on_each_runs_own_subset(tmp_path: Path, tiny_cells: list[Cell]) -> None:
+    from saliency_grafting.experiments.reference import TRAIN_KEY, add_train_error
+
+    runs = tmp_path / "runs"
+    run_experiment("table6", "cpu", 1, tmp_path, None, runs_dir=runs, log=lambda line: None)
+    assert add_train_error("table6", "cpu", 1, tmp_path, runs, log=lambda line: None) == 2
+    assert add_train_error("table6", "cpu", 1, tmp_path, runs, log=lambda line: None) == 0  # done before
+    count = TINY["per_class"] * len(SHAPES)  # a multiple of 1 / 60: the training subset, not the 1000 test images
+    records = [json.loads(p.read_text()) for p in (tmp_path / "records").glob("*.json")]
+    for record in records:
+        error = record[TRAIN_KEY]
+        assert 0 <= error <= 100 and error * count / 100 == pytest.approx(round(error * count / 100), abs=1e-6)
+    sg = next(r for r in records if r["config"]["mixer"] == "saliency_grafting")
+    text = render("table6", "cpu", 1, tmp_path)
+    assert f"| Saliency Grafting | 100 · paper | {sg[TRAIN_KEY]:.1f} |" in text  # the gap of a two-pass method
