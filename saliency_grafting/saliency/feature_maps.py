@@ -101,6 +101,14 @@ def _channel_evidence(module: nn.Module) -> str | None:
     return None
 
 
+def _is_pointwise(module: nn.Module) -> bool:
+    """An activation, dropout or identity: its output has its input's layout (a permute would not)."""
+    kind = type(module).__module__
+    return isinstance(module, nn.Identity) or kind.startswith(
+        ("torch.nn.modules.activation", "torch.nn.modules.dropout", "timm.layers.activations", "timm.layers.drop")
+    )
+
+
 def _is_block(module: nn.Module) -> bool:
     return any(p is not None for child in module.children() for p in child.parameters())
 
@@ -120,11 +128,14 @@ class _Record:
     start: int
     end: int
     input_positions: int  # h*w of its input when that is a map made by the network (not the image), else 0
+    input_layout: str | None  # that map's layout
+    input_shape: tuple[int, ...] | None  # and shape
     shape: tuple[int, ...] | None = None
     layout: str | None = None
     size: tuple[int, int] | None = None
     prefix: int = 0
-    ambiguous: bool = False
+    ambiguous: bool = False  # a 4-D map whose layout nothing tells; ``reach``: its larger min(h, w) of the two
+    reach: int = 0
     evidence: str | None = None
     norm: bool = False
     saliency: Tensor | None = field(default=None, repr=False)
@@ -175,9 +186,11 @@ class _Probe:
 
     def _reset(self) -> None:
         self.clock = 0
-        self.stack: list[tuple[nn.Module, int, int]] = []  # (module, start, h*w of its input map)
+        self.stack: list[tuple[nn.Module, int, tuple]] = []  # (module, start, its input map's h*w, layout, shape)
         self.records: list[_Record] = []
-        self.maps: dict[int, tuple[weakref.ref, int]] = {}  # storage address -> the latest map there and its h*w
+        self.maps: dict[
+            int, tuple[weakref.ref, tuple]
+        ] = {}  # storage address -> latest map there, (h*w, layout, shape)
         self.norms: dict[int, weakref.ref] = {}  # storage address -> an output of a per-position norm there
         self.grid: tuple[int, int] | None = None  # the latest 4-D map's (h, w): the patch grid of tokens
 
@@ -195,7 +208,7 @@ class _Probe:
             if self.active:
                 self.clock += 1
                 first = _first_tensor(args[0] if args else next(iter(kwargs.values()), None))
-                self.stack.append((module, self.clock, self._positions(first) if first is not None else 0))
+                self.stack.append((module, self.clock, self._input(first) if first is not None else (0, None, None)))
 
         return hook
 
@@ -207,9 +220,9 @@ class _Probe:
             index = next((i for i in range(len(self.stack) - 1, -1, -1) if self.stack[i][0] is module), None)
             if index is None:
                 return
-            _, start, input_positions = self.stack.pop(index)
+            _, start, source = self.stack.pop(index)
             del self.stack[index:]
-            self._record(_Record(name, module, start, self.clock, input_positions), _first_tensor(output))
+            self._record(_Record(name, module, start, self.clock, *source), _first_tensor(output))
 
         return hook
 
@@ -219,11 +232,11 @@ class _Probe:
         t = ref() if ref is not None else None
         return ptr != 0 and t is not None and t.untyped_storage().data_ptr() == ptr
 
-    def _positions(self, tensor: Tensor) -> int:
-        """h*w of the latest recorded map that ``tensor`` is (or views), 0 when it is none (the image, say)."""
+    def _input(self, tensor: Tensor) -> tuple:
+        """(h*w, layout, shape) of the latest recorded map that ``tensor`` is or views; h*w = 0 for none (the image)."""
         ptr = tensor.untyped_storage().data_ptr()
-        ref, positions = self.maps.get(ptr, (None, 0))
-        return positions if self._alive(ref, ptr) else 0
+        ref, source = self.maps.get(ptr, (None, (0, None, None)))
+        return source if self._alive(ref, ptr) else (0, None, None)
 
     def _record(self, rec: _Record, out: Tensor | None) -> None:
         self.records.append(rec)
@@ -233,13 +246,15 @@ class _Probe:
         ptr = out.untyped_storage().data_ptr()
         rec.norm = _is_position_norm(rec.module) or self._alive(self.norms.get(ptr), ptr)
         rec.evidence = _channel_evidence(rec.module) or self._inner_evidence(rec)
+        if rec.evidence is None and _is_pointwise(rec.module) and rec.input_shape == rec.shape:
+            rec.evidence = rec.input_layout  # an activation or dropout keeps its input's layout
         forced = self.forced if self.forced != "auto" and rec.name == self.wanted else None
         self._layout(rec, out, forced)
         if rec.norm:
             self.norms[ptr] = weakref.ref(out)
         if rec.size is None:
             return
-        self.maps[ptr] = (weakref.ref(out), rec.positions)
+        self.maps[ptr] = (weakref.ref(out), (rec.positions, rec.layout, rec.shape))
         if 0 < rec.input_positions < rec.positions:  # up-sampled (VGG's 7x7 avgpool of a 1x1 map): not a feature
             rec.size, rec.layout = None, None
             return
@@ -274,6 +289,7 @@ class _Probe:
                 rec.layout = forced
             elif first and last:
                 rec.layout, rec.ambiguous = rec.evidence, rec.evidence is None
+                rec.reach = max(min(out.shape[2], out.shape[3]), min(out.shape[1], out.shape[2]))
             elif first or last:
                 rec.layout = "nchw" if first else "nhwc"
             if rec.layout is not None:
@@ -297,18 +313,14 @@ class _Probe:
     # -- choosing -------------------------------------------------------------------------------------------
 
     def _finish(self, model: nn.Module, args: tuple, output: object) -> None:
-        if not self.active:
-            return
-        self.active = False
-        try:
-            chosen = self._select()
-        finally:
-            records, self.records = self.records, []
-            self._reset()
-        assert chosen.saliency is not None
-        saliency = chosen.saliency
-        del records
-        self.done(chosen.layer(), saliency)
+        if self.active:
+            self.active = False
+            try:
+                chosen = self._select()
+            finally:
+                self._reset()  # drops the records and their maps
+            assert chosen.saliency is not None
+            self.done(chosen.layer(), chosen.saliency)
 
     def _select(self) -> _Record:
         records = self.records
@@ -324,7 +336,7 @@ class _Probe:
             and not any(start < r.start and r.end < end for start, end in heads)
             and (r.size is not None or r.ambiguous)
         ]
-        big = [r for r in pool if r.ambiguous or min(r.size) >= self.min_size]  # type: ignore[arg-type]
+        big = [r for r in pool if (r.reach if r.ambiguous else min(r.size)) >= self.min_size]  # type: ignore[arg-type]
         if not big:
             raise ValueError(self._too_small(pool))
         deepest = big[-1]

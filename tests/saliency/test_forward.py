@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 import torchvision
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 import saliency_grafting as sg
@@ -242,3 +244,34 @@ def test_compiled_model_and_wrappers() -> None:
     with sg.ForwardSaliency(compiled) as hook:  # or hook the compiled module: names go through _orig_mod
         compiled(x)
         assert hook.layer == "_orig_mod.stage"
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    strides=st.lists(st.sampled_from([1, 2]), min_size=1, max_size=5),
+    side=st.integers(2, 40),
+    aspect=st.sampled_from([1.0, 1.0, 0.5, 1.5, 3.0]),
+    min_size=st.integers(2, 6),
+)
+def test_the_last_stage_whose_map_reaches_min_size_is_chosen(
+    strides: list[int], side: int, aspect: float, min_size: int
+) -> None:
+    # Stages of a 3x3 conv (4 channels: square maps are [B, 4, 4, 4] at times, which only the conv's type resolves).
+    widths = [3] + [4] * len(strides)
+    stages = [nn.Sequential(nn.Conv2d(widths[i], 4, 3, stride=s, padding=1), nn.ReLU()) for i, s in enumerate(strides)]
+    net = nn.Sequential(*stages, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3))
+    width = max(1, round(side * aspect))
+    sizes, h, w = [], side, width
+    for s in strides:
+        h, w = (h - 1) // s + 1, (w - 1) // s + 1
+        sizes.append(min(h, w))
+    reaching = [i for i, size in enumerate(sizes) if size >= min_size]
+    x = torch.randn(2, 3, side, width, generator=torch.Generator().manual_seed(side))
+    with sg.ForwardSaliency(net, min_size=min_size) as hook:
+        if not reaching:
+            with pytest.raises(ValueError, match=f"min_size={min_size} for a {side}x{width} input"):
+                net(x)
+            return
+        net(x)
+        assert hook.layer == str(reaching[-1])
+        torch.testing.assert_close(hook.saliency, net[: reaching[-1] + 1](x).detach().abs().sum(1))
