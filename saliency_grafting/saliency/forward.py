@@ -6,7 +6,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
-from saliency_grafting.saliency.feature_maps import LAYOUTS, FeatureLayer, _Probe, reduce_features
+from saliency_grafting.saliency.feature_maps import _Probe
+from saliency_grafting.saliency.layouts import LAYOUTS, FeatureLayer, reduce_features
 
 __all__ = ["FeatureLayer", "ForwardSaliency", "find_last_conv_stage", "reduce_features", "resolve_feature_layer"]
 
