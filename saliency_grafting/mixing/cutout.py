@@ -43,6 +43,4 @@ class Cutout(Mixer):
 
     def _mix_images(self, images: Tensor, params: MixParams) -> Tensor:
         assert params.mask is not None
-        # Select, do not multiply (inf * 0 is NaN); the hole keeps the sign of the pixel, as images * 0 would.
-        return torch.where(params.mask != 0, images, torch.zeros((), dtype=images.dtype, device=images.device)
-                           .copysign(images))  # fmt: skip
+        return MF.keep_or_zero(images, params.mask)  # selects: an inf or NaN in the hole does not become NaN

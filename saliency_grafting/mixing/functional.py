@@ -10,6 +10,7 @@ __all__ = [
     "box_mask",
     "cut_size",
     "draw_device",
+    "keep_or_zero",
     "mix_images",
     "mix_targets",
     "random_permutation",
@@ -100,18 +101,44 @@ def mix_images(images: Tensor, perm: Tensor, weight: Tensor) -> Tensor:
     return torch.lerp(out, images, weight.to(images.dtype), out=out)
 
 
+def _bits_dtype(tensor: Tensor) -> torch.dtype:
+    """The integer dtype of the same size, to handle a float tensor's raw bits."""
+    return {1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}[tensor.element_size()]
+
+
 def select_images(images: Tensor, perm: Tensor, mask: Tensor) -> Tensor:
     """``images[i]`` where ``mask`` is nonzero, else ``images[perm[i]]``, with ``mask`` broadcastable to ``images``.
 
     A binary mask selects: every pixel is copied bit for bit from exactly one image, so a NaN or inf in one image
     never reaches a pixel taken from the other (``lerp`` turns ``inf * 0`` into NaN). For finite images it equals
-    ``mix_images`` with the same 0/1 mask bit for bit. One allocation, as ``mix_images``.
+    ``mix_images`` with the same 0/1 mask, bit for bit (up to the sign of a zero, which lerp may drop). The
+    selection works on the raw bits (``own ^ ((partner ^ own) & drop)``): three in-place integer passes over one
+    allocation, several times faster than ``torch.where`` on the CPU. With autograd it is ``torch.where``.
     """
     keep = mask if mask.dtype == torch.bool else mask != 0
     out = images.index_select(0, perm)
     if images.requires_grad and torch.is_grad_enabled():
         return torch.where(keep, images, out)
-    return torch.where(keep, images, out, out=out)
+    ints = _bits_dtype(images)
+    drop = (~keep).to(ints).neg_()  # every bit set where the partner's pixel is taken, none where images' is
+    bits, own = out.view(ints), images.view(ints)
+    bits.bitwise_xor_(own).bitwise_and_(drop).bitwise_xor_(own)
+    return out
+
+
+def keep_or_zero(images: Tensor, mask: Tensor) -> Tensor:
+    """``images`` where ``mask`` is nonzero, else a zero with the pixel's sign (Cutout's hole).
+
+    Bit for bit ``images * mask`` for finite pixels, but a NaN or inf in the hole becomes a zero too (``inf * 0``
+    is NaN). One integer pass on the raw bits (``torch.where`` with autograd).
+    """
+    keep = mask if mask.dtype == torch.bool else mask != 0
+    if images.requires_grad and torch.is_grad_enabled():
+        return torch.where(keep, images, torch.zeros((), dtype=images.dtype, device=images.device).copysign(images))
+    ints = _bits_dtype(images)
+    sign = torch.iinfo(ints).min
+    bits = keep.to(ints).mul_(-1 - sign).bitwise_or_(sign)  # every bit where kept, only the sign bit in the hole
+    return torch.bitwise_and(images.view(ints), bits).view(images.dtype)
 
 
 def box_mask(

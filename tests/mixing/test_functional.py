@@ -115,3 +115,18 @@ def test_select_images_never_leaks_a_non_finite_pixel_where_lerp_does() -> None:
     assert torch.equal(_bits(out[~keep]), _bits(images[perm][~keep]))
     assert torch.isfinite(out[0][keep[0]]).all() and torch.isinf(out[0][~keep[0]]).all()
     assert torch.isnan(MF.mix_images(images, perm, mask)[0][keep[0]]).all()  # lerp: inf * 0 = NaN
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16, torch.float64])
+def test_keep_or_zero_is_the_product_bit_for_bit_but_empties_non_finite_holes(dtype: torch.dtype) -> None:
+    g = seeded(6)
+    images = torch.randn(5, 3, 9, 11, generator=g).to(dtype)
+    mask = (torch.rand(5, 1, 9, 11, generator=g) < 0.5).to(dtype)
+    assert torch.equal(_bits(MF.keep_or_zero(images, mask)), _bits(images * mask))  # signed zeros included
+    grad = images.clone().requires_grad_()
+    assert torch.equal(_bits(MF.keep_or_zero(grad, mask).detach()), _bits(images * mask))
+    images[1] = float("inf")
+    images[2, 0] = float("nan")
+    out = MF.keep_or_zero(images, mask)
+    hole = ~mask.bool().expand_as(images)
+    assert (out[hole] == 0).all() and torch.equal(_bits(out[~hole]), _bits(images[~hole]))
