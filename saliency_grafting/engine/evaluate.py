@@ -23,15 +23,17 @@ def evaluate(
     transform: Callable[[Tensor, Tensor], Tensor] | None = None,
     progress: bool = False,
     desc: str = "evaluating",
+    lines: bool = True,
 ) -> dict[str, float]:
     """``{"top1_error", "top5_error", "loss", "count"}`` (errors in %); ``transform(images, labels)`` edits inputs.
 
-    ``progress``: a bar of the batches on a terminal, a start and an end line on stderr otherwise.
+    ``progress``: a bar of the batches on a terminal; elsewhere a start and an end line on stderr (unless ``lines`` is
+    false, as between training epochs, whose own line reports the test error).
     """
     was_training = model.training
     model.eval()
     totals: Tensor | None = None
-    for images, labels in track(batches, desc=desc, enabled=progress, unit="batches", lines=True):
+    for images, labels in track(batches, desc=desc, enabled=progress, unit="batches", lines=lines):
         if transform is not None:
             images = transform(images, labels)
         with autocast() if autocast is not None else torch.autocast(images.device.type, enabled=False):
