@@ -47,7 +47,8 @@ class ForwardSaliency:
     ``min_size`` (the rule is in ``saliency_grafting.saliency.feature_maps``); ``.layer`` names it from then on
     (``None`` before). Works on CNNs (``[B, C, h, w]``), channels-last stages (``[B, h, w, C]``, Swin) and token
     models (``[B, tokens, C]``, ViT/DeiT: ``sum_c |t_c|`` of the patch tokens, prefix tokens dropped, on the patch
-    grid). ``layout`` ("nchw", "nhwc" or "tokens", with ``layer``) overrides the inferred layout.
+    grid). ``layout`` ("nchw", "nhwc" or "tokens", with a ``layer`` name) overrides the inferred layout. ``layer``
+    may also be the ``FeatureLayer`` another hook resolved (its ``.feature_layer``): then no probing pass is made.
 
     The first forward pass records every module's output through temporary hooks; they are then replaced by one
     hook on the chosen layer, whose cost is ``features.abs().sum(C)`` under ``no_grad``. A map smaller than
@@ -56,28 +57,37 @@ class ForwardSaliency:
     manager or call ``remove()``; ``saliency`` holds the map of the latest forward pass.
     """
 
-    def __init__(self, model: nn.Module, layer: str | None = None, *, min_size: int = 4, layout: str = "auto") -> None:
+    def __init__(
+        self, model: nn.Module, layer: str | FeatureLayer | None = None, *, min_size: int = 4, layout: str = "auto"
+    ) -> None:
         if not isinstance(min_size, int) or isinstance(min_size, bool) or min_size < 2:
             raise ValueError(f"min_size must be an int >= 2 (a 1x1 map has no salient region), got {min_size!r}")
         if layout != "auto" and layout not in LAYOUTS:
             raise ValueError(f"layout must be 'auto' or one of {', '.join(LAYOUTS)}, got {layout!r}")
-        if layout != "auto" and layer is None:
-            raise ValueError(f"layout={layout!r} needs layer= (the module whose output has that layout)")
+        if layout != "auto" and not isinstance(layer, str):
+            raise ValueError(f"layout={layout!r} needs layer= (the name of the module whose output has that layout)")
+        if layer is not None and not isinstance(layer, (str, FeatureLayer)):
+            raise TypeError(f"layer must be a module name, a FeatureLayer or None, got {type(layer).__name__}")
         if layer is not None:
+            name = layer.name if isinstance(layer, FeatureLayer) else layer
             try:
-                model.get_submodule(layer)
+                model.get_submodule(name)
             except AttributeError:
                 names = [n for n, m in model.named_modules() if n and isinstance(m, (nn.Sequential, nn.Conv2d))]
-                raise ValueError(f"layer {layer!r} is not a module of the model; e.g. one of {names[-8:]}") from None
+                raise ValueError(f"layer {name!r} is not a module of the model; e.g. one of {names[-8:]}") from None
         self.model = model
         self.min_size = min_size
         self.layer: str | None = None
         self.feature_layer: FeatureLayer | None = None
         self._saliency: Tensor | None = None
         self._handle: RemovableHandle | None = None
-        self._probe: _Probe | None = _Probe(model, min_size=min_size, layer=layer, layout=layout, done=self._resolved)
+        self._probe: _Probe | None = None
+        if isinstance(layer, FeatureLayer):  # resolved before (``.feature_layer``): no probing pass
+            self._resolved(layer, None)
+        else:
+            self._probe = _Probe(model, min_size=min_size, layer=layer, layout=layout, done=self._resolved)
 
-    def _resolved(self, layer: FeatureLayer, saliency: Tensor) -> None:
+    def _resolved(self, layer: FeatureLayer, saliency: Tensor | None) -> None:
         """End of the first forward pass: keep its map, drop the probe, hook the chosen layer."""
         if self._probe is not None:
             self._probe.remove()

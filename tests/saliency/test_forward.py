@@ -141,6 +141,14 @@ def test_later_passes_keep_one_hook_and_match_the_first_pass() -> None:
     unused = sg.ForwardSaliency(net)
     unused.remove()  # removed before any forward pass: the probe goes too
     assert _hook_count(net) == 0
+    with sg.ForwardSaliency(net, hook.feature_layer) as again:  # a resolved layer: hooked at once, no probe
+        assert again.layer == "stage" and _hook_count(net) == 1
+        net(x)
+        torch.testing.assert_close(again.saliency, first)
+    with pytest.raises(TypeError, match="layer must be a module name, a FeatureLayer or None"):
+        sg.ForwardSaliency(net, 3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="'gone' is not a module"):
+        sg.ForwardSaliency(net, FeatureLayer("gone", "nchw", (4, 4)))
 
 
 def test_a_module_called_again_later_is_not_chosen_for_an_earlier_call() -> None:
