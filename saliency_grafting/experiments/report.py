@@ -139,7 +139,10 @@ def _cpu_sections(name: str, seeds: int, out: Path, cells: dict[Any, Any], plot_
     if name == "tuned":
         from saliency_grafting.experiments.tuning import select_tuned
 
-        for method, chosen in select_tuned(out).items():
+        selection = select_tuned(out)
+        if not selection:
+            lines.append("No selection yet: no method has a seed finished by all its tune configurations.")
+        for method, chosen in selection.items():
             lines.append(f"- {method}: selected {chosen['label']} on validation ({chosen['val_error']:.2f} % vs "
                          f"{chosen['default_val_error']:.2f} % for the default, seeds "
                          f"{', '.join(map(str, chosen['seeds']))}).")  # fmt: skip

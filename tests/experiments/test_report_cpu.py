@@ -118,6 +118,7 @@ def test_wallclock_report_draws_the_curves(tmp_path: Path) -> None:
 
 
 def test_tuning_stages_report_the_selection(tmp_path: Path) -> None:
+    assert "No selection yet" in render("tuned", "cpu", 2, tmp_path)
     _fill(tmp_path, "tune", 2, lambda row, column, seed: 30.0 if column == "alpha = 2" else 35.0 + seed)
     text = render("tune", "cpu", 2, tmp_path)
     assert f"| {SG} | **alpha = 2** | 30.00 ± 0.00 |" in text and f"| {SG} | default | 35.50 ± 0.50 |" in text
