@@ -102,7 +102,7 @@ def _write_json(path: Path, value: Any) -> None:
 
 
 def _eval(args: argparse.Namespace) -> None:
-    trainer = _trainer_from_run(args.run)
+    trainer = _trainer_from_run(args.run, quiet=args.quiet)
     result = evaluate(trainer.net, trainer.test_loader, autocast=trainer.autocast, progress=not args.quiet)
     result = round_floats(result)
     _write_json(Path(args.run) / "eval.json", result)
@@ -115,7 +115,7 @@ def _occlusion(args: argparse.Namespace) -> None:
             raise ValueError(f"--fractions must lie in [0, 1], got {fraction}")
     if args.grid < 1:
         raise ValueError(f"--grid must be a positive int, got {args.grid}")
-    trainer = _trainer_from_run(args.run)
+    trainer = _trainer_from_run(args.run, quiet=args.quiet)
     rows = []
     for fraction in args.fractions:
         occlude = occluder(trainer.model, fraction, args.grid, trainer.config.saliency_layer)
@@ -139,7 +139,7 @@ def _show(args: argparse.Namespace) -> None:
         trainer = _trainer_from_run(args.run)
         data, model, device = trainer.data, trainer.model, trainer.device
     else:
-        data, model, device = load_dataset(args.dataset, args.data_dir, seed=args.seed), None, None
+        data, model, device = load_dataset(args.dataset, args.data_dir, seed=args.seed, progress=True), None, None
     x, labels = panel_batch(data, args.count, seed=args.seed)  # pairs across classes
     if model is not None:
         with ForwardSaliency(model) as hook, torch.no_grad():
