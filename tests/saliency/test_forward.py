@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 import saliency_grafting as sg
-from saliency_grafting.saliency import FeatureLayer, resolve_feature_layer
+from saliency_grafting.saliency import FeatureLayer, reduce_features, resolve_feature_layer
 
 
 class CountingNet(nn.Module):
@@ -283,3 +283,23 @@ def test_the_last_stage_whose_map_reaches_min_size_is_chosen(
         net(x)
         assert hook.layer == str(reaching[-1])
         torch.testing.assert_close(hook.saliency, net[: reaching[-1] + 1](x).detach().abs().sum(1))
+
+
+def test_reduce_features_in_each_layout_against_a_direct_computation() -> None:
+    g = torch.Generator().manual_seed(0)
+    nchw = torch.randn(2, 5, 3, 4, generator=g, dtype=torch.float64)
+    got = reduce_features(nchw, FeatureLayer("a", "nchw", (3, 4)))
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got, nchw.abs().sum(1).float())
+    torch.testing.assert_close(reduce_features(nchw.permute(0, 2, 3, 1), FeatureLayer("a", "nhwc", (3, 4))), got)
+    tokens = torch.cat([torch.full((2, 2, 5), 1e6), nchw.flatten(2).transpose(1, 2)], 1)  # 2 huge prefix tokens
+    layer = FeatureLayer("t", "tokens", (3, 4), prefix_tokens=2)
+    torch.testing.assert_close(reduce_features(tokens, layer), got)
+    square = torch.randn(2, 2 + 25, 5, generator=g)  # another input size later: a square 5x5 grid
+    torch.testing.assert_close(reduce_features(square, layer), square[:, 2:].abs().sum(-1).view(2, 5, 5))
+    with pytest.raises(ValueError, match=r"'t' gave 10 patch tokens.*neither the 3x4 grid"):
+        reduce_features(torch.randn(2, 12, 5), layer)
+    with pytest.raises(ValueError, match=r"needs a \[B, tokens, C\] feature map from layer 't', got \(2, 5, 3, 4\)"):
+        reduce_features(nchw, layer)
+    with pytest.raises(ValueError, match=r"needs a \[B, h, w, C\] feature map from layer 'a', got list"):
+        reduce_features([nchw], FeatureLayer("a", "nhwc", (3, 4)))  # type: ignore[arg-type]
