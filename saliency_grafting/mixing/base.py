@@ -134,9 +134,13 @@ class Mixer(metaclass=C.KeywordOnly):
         """What every mixed batch of one step shares, computed once per step: the step's saliency by default."""
         return step.saliency()
 
+    def draw(self, step: StepInputs, prepared: Any) -> MixParams:
+        """One mixed batch's params for ``step.images``, from what ``prepare`` returned (the saliency by default)."""
+        return self.sample_params(step.images, step.labels, prepared, generator=step.generator)
+
     def mixed_loss(self, step: StepInputs, prepared: Any) -> tuple[Tensor, int]:
         """One mixed batch scored by ``step.net``: ``(soft-target cross-entropy, samples forwarded)``."""
-        params = self.sample_params(step.images, step.labels, prepared, generator=step.generator)
+        params = self.draw(step, prepared)
         step.observe(params)
         mixed, soft = self.apply(step.images, step.labels, params)
         return soft_target_cross_entropy(step.net(mixed), soft), mixed.shape[0]

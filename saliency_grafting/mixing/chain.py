@@ -181,12 +181,15 @@ class Chain(Mixer):
             stage.bind_data(mean, std)
 
     def prepare(self, step: StepInputs) -> list[Any]:
-        return [stage.prepare(step) if stage.saliency_kinds else None for stage in self.stages]
+        """The first stage's preparation from the clean batch (its saliency); the other stages get ``None``."""
+        return [stage.prepare(step) if k == self._saliency_stage else None for k, stage in enumerate(self.stages)]
 
     def mixed_loss(self, step: StepInputs, prepared: Any) -> tuple[Tensor, int]:
-        images, targets = step.images, step.labels
+        """Earlier stages draw and mix in turn (labels unsmoothed); the last one mixes and scores the batch."""
+        images, targets = step.images, MF.to_targets(step.labels, self.num_classes)
         for stage, ready in zip(self.stages[:-1], prepared[:-1], strict=True):
-            images, targets = stage(images, targets, ready, generator=step.generator)
+            params = stage.draw(dataclasses.replace(step, images=images, labels=targets), ready)
+            images, targets = stage._mix_images(images, params), stage.mix_labels(targets, params)
         return self.stages[-1].mixed_loss(dataclasses.replace(step, images=images, labels=targets), prepared[-1])
 
     def __repr__(self) -> str:

@@ -15,7 +15,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from saliency_grafting.losses import soft_target_cross_entropy
 from saliency_grafting.mixing import _checks as C
 from saliency_grafting.mixing import functional as MF
 from saliency_grafting.mixing.base import Mixer, MixParams, SaliencyKind
@@ -248,14 +247,11 @@ class PuzzleMix(Mixer):
         saliency, gradient = step.saliency(self.noisy(step.images, draw), return_gradient=True)
         return saliency, (draw, self.finish_adversarial(draw, gradient, step.generator))
 
-    def mixed_loss(self, step: StepInputs, prepared: Any) -> tuple[Tensor, int]:
+    def draw(self, step: StepInputs, prepared: Any) -> PuzzleMixParams:
+        """The batch's params from the prepared saliency, with the adversarial noise when it was drawn."""
         saliency, adversarial = prepared
         params = self.sample_params(step.images, step.labels, saliency, generator=step.generator)
-        if adversarial is not None:
-            params = self.with_noise(params, *adversarial)
-        step.observe(params)
-        mixed, soft = self.apply(step.images, step.labels, params)
-        return soft_target_cross_entropy(step.net(mixed), soft), mixed.shape[0]
+        return params if adversarial is None else self.with_noise(params, *adversarial)
 
     def with_noise(self, params: PuzzleMixParams, draw: AdversarialDraw, noise: Tensor) -> PuzzleMixParams:
         """``params`` that add ``noise`` to x_i and / or x_perm (as drawn) before the mix."""

@@ -6,8 +6,10 @@ import pytest
 import torch
 
 import saliency_grafting as sg
+from saliency_grafting.losses import soft_target_cross_entropy
 from saliency_grafting.mixing import ChainParams
 from saliency_grafting.models import create_model
+from saliency_grafting.step import MixStep
 from tests.conftest import NUM_CLASSES, make_batch, seeded
 
 
@@ -135,3 +137,24 @@ def test_stages_must_be_mixers_that_agree() -> None:
     params = sg.Mixup(num_classes=NUM_CLASSES).sample_params(*make_batch(4)[:2], generator=seeded())
     with pytest.raises(TypeError, match="Chain: params must be ChainParams of 2 stages"):
         sg.create_mixer("cutout+mixup", NUM_CLASSES).apply(*make_batch(4)[:2], params)
+
+
+def test_a_training_step_with_a_chain_matches_sample_params_then_apply() -> None:
+    model = create_model("preactresnet18", NUM_CLASSES, widths=(8, 8, 8, 8)).eval()
+    images, labels, _ = make_batch(6)
+    for smoothing in (0.0, 0.1):
+        chain = sg.create_mixer("cutout+mixup", NUM_CLASSES, label_smoothing=smoothing)
+        loss = MixStep(model, chain, objective="mixed", generator=seeded(7))(images, labels)
+        params = chain.sample_params(images, labels, generator=seeded(7))
+        mixed, soft = chain.apply(images, labels, params)  # the labels are smoothed once
+        torch.testing.assert_close(loss, soft_target_cross_entropy(model(mixed), soft))
+
+
+def test_a_training_step_with_puzzlemix_first_gives_it_its_saliency_and_noise() -> None:
+    model = create_model("preactresnet18", NUM_CLASSES, widths=(8, 8, 8, 8))
+    puzzle = sg.PuzzleMix(num_classes=NUM_CLASSES, block_nums=(2, 4), workers=1, adv_p=1.0, transport=False)
+    chain = sg.Chain([puzzle, sg.Cutout(num_classes=NUM_CLASSES)])
+    assert chain.saliency_kind is sg.SaliencyKind.INPUT_GRADIENT
+    images, labels, _ = make_batch(4, size=16)
+    loss = MixStep(model, chain, generator=seeded(1))(images, labels)
+    assert torch.isfinite(loss) and loss > 0
