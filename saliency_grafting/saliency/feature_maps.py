@@ -68,7 +68,8 @@ def _is_pointwise(module: nn.Module) -> bool:
 
 
 def _is_block(module: nn.Module) -> bool:
-    return any(p is not None for child in module.children() for p in child.parameters())
+    """A stage or block: its submodules hold parameters (a BN with an activation inside does not count)."""
+    return any(True for child in module.children() for _ in child.parameters())
 
 
 def _num_prefix_tokens(model: nn.Module) -> int | None:
@@ -77,6 +78,9 @@ def _num_prefix_tokens(model: nn.Module) -> int | None:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
     return None
+
+
+_Source = tuple[int, "str | None", "tuple[int, ...] | None"]  # a module input's map: (h*w, layout, shape)
 
 
 @dataclass
@@ -92,8 +96,8 @@ class _Record:
     layout: str | None = None
     size: tuple[int, int] | None = None
     prefix: int = 0
-    ambiguous: bool = False  # a 4-D map whose layout nothing tells; ``reach``: its larger min(h, w) of the two
-    reach: int = 0
+    ambiguous: bool = False  # a 4-D map whose layout nothing tells
+    reach: int = 0  # for an ambiguous map: the larger min(h, w) of its two readings
     evidence: str | None = None
     norm: bool = False
     saliency: Tensor | None = field(default=None, repr=False)
@@ -144,11 +148,9 @@ class _Probe:
 
     def _reset(self) -> None:
         self.clock = 0
-        self.stack: list[tuple[nn.Module, int, tuple]] = []  # (module, start, its input map's h*w, layout, shape)
+        self.stack: list[tuple[nn.Module, int, _Source]] = []  # (module, start, what its input is)
         self.records: list[_Record] = []
-        self.maps: dict[
-            int, tuple[weakref.ref, tuple]
-        ] = {}  # storage address -> latest map there, (h*w, layout, shape)
+        self.maps: dict[int, tuple[weakref.ref, _Source]] = {}  # storage address -> the latest map there
         self.norms: dict[int, weakref.ref] = {}  # storage address -> an output of a per-position norm there
         self.grid: tuple[int, int] | None = None  # the latest 4-D map's (h, w): the patch grid of tokens
 
@@ -190,7 +192,7 @@ class _Probe:
         t = ref() if ref is not None else None
         return ptr != 0 and t is not None and t.untyped_storage().data_ptr() == ptr
 
-    def _input(self, tensor: Tensor) -> tuple:
+    def _input(self, tensor: Tensor) -> _Source:
         """(h*w, layout, shape) of the latest recorded map that ``tensor`` is or views; h*w = 0 for none (the image)."""
         ptr = tensor.untyped_storage().data_ptr()
         ref, source = self.maps.get(ptr, (None, (0, None, None)))
@@ -213,7 +215,7 @@ class _Probe:
         if rec.size is None:
             return
         self.maps[ptr] = (weakref.ref(out), (rec.positions, rec.layout, rec.shape))
-        if 0 < rec.input_positions < rec.positions:  # up-sampled (VGG's 7x7 avgpool of a 1x1 map): not a feature
+        if 0 < rec.input_positions < rec.positions and rec.name != self.wanted:  # up-sampled: VGG's 7x7 avgpool
             rec.size, rec.layout = None, None
             return
         if rec.layout != "tokens" and rec.positions > 1:
@@ -239,8 +241,9 @@ class _Probe:
         """Tell the layout of a 4-D map by which pair of dimensions has the input's aspect ratio (the spatial
         dimensions shrink with the input, the channels do not); when both pairs have it (a square input with as many
         channels as rows), by the type of the module that made the map (a conv or BN: channels first; a Linear or
-        LayerNorm: channels last). A 3-D output is tokens when its length is the latest 4-D map's h*w (the patch
-        embedding's grid) plus the model's ``num_prefix_tokens`` (or 0; up to 8 when the model does not say)."""
+        LayerNorm: channels last; an activation: its input's), else it is ambiguous. A 3-D output is tokens when
+        its length is the latest 4-D map's h*w (the patch embedding's grid) plus the model's ``num_prefix_tokens``
+        (or 0; up to 8 when the model does not say)."""
         if out.ndim == 4:
             first, last = self._fits(out.shape[2], out.shape[3]), self._fits(out.shape[1], out.shape[2])
             if forced in ("nchw", "nhwc"):
