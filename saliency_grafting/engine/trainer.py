@@ -189,7 +189,7 @@ class Trainer:
         torch.manual_seed(config.seed)
         data = data if data is not None else load_dataset(
             config.dataset, config.data_dir, download=config.download, per_class=config.per_class,
-            seed=config.seed, image_size=config.image_size,
+            seed=config.seed, image_size=config.image_size, val_per_class=config.val_per_class,
         )  # fmt: skip
         loaders = make_loaders(data, config, device, rank, world_size)
         mixer = create_mixer(config.mixer, data.num_classes, label_smoothing=config.label_smoothing,
