@@ -166,9 +166,16 @@ def test_bad_constructor_arguments_name_the_argument_the_class_and_the_form(cls,
         cls(num_classes=NUM_CLASSES, **kwargs)
 
 
-def test_positional_arguments_name_the_mixer_not_its_base_class() -> None:
-    with pytest.raises(TypeError, match=r"^CutMix takes keyword arguments only, e.g. CutMix\(num_classes=...\)"):
-        sg.CutMix(10)
+@pytest.mark.parametrize("name", ALL_MIXERS)
+def test_positional_arguments_name_the_class_and_say_keyword_only(name: str) -> None:
+    cls = sg.MIXERS[name]
+    with pytest.raises(TypeError, match=rf"^{cls.__name__} takes keyword arguments only, e.g. {cls.__name__}\("):
+        cls(10)
+    with pytest.raises(TypeError, match=rf"^{cls.__name__} got an unexpected keyword argument 'num_clases' .*"
+                       r"did you mean 'num_classes'"):  # fmt: skip
+        cls(num_clases=10)
+    with pytest.raises(TypeError, match=rf"^{cls.__name__} needs the keyword argument\(s\) num_classes"):
+        cls()
 
 
 def test_seeded_runs_repeat_and_seeds_differ(mixer: sg.Mixer) -> None:
