@@ -113,7 +113,7 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
-        return text if "default" in text else super()._get_help_string(action)
+        return text if "default" in text or action.required else super()._get_help_string(action)
 
 
 def one_line(text: object) -> str:
