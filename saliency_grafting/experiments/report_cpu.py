@@ -1,4 +1,4 @@
-"""The ``cpu`` scale's report sections: verdicts by protocol, compute and overfitting per cell, curves and plots."""
+"""What the ``cpu`` scale's report sections read: verdicts by protocol, compute per cell, curves and line plots."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from saliency_grafting.experiments.core import cells_for
 from saliency_grafting.experiments.overfit import PROTOCOLS, epoch_passes, passes_per_step
 from saliency_grafting.experiments.runner import plan, record_path
-from saliency_grafting.experiments.suite import cells_for
 
 __all__ = ["budget_winners", "compute_table", "curves", "mean_curve", "plot_lines", "protocol_verdicts"]
 

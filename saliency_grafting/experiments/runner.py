@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from saliency_grafting.config import TrainConfig
-from saliency_grafting.experiments.suite import Cell, cells_for
+from saliency_grafting.experiments.core import Cell, cells_for
 
 __all__ = ["OCCLUSION_FRACTIONS", "learning_curve", "plan", "record_path", "run_cell", "run_experiment", "run_key"]
 

@@ -22,8 +22,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from saliency_grafting.experiments.core import Cell
 from saliency_grafting.experiments.overfit import protocol_config
-from saliency_grafting.experiments.suite import Cell
 
 __all__ = ["GRID", "TUNED_SEED_OFFSET", "TUNE_SEEDS", "VAL_PER_CLASS", "select_tuned", "tune_cells", "tuned_cells"]
 

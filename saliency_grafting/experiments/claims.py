@@ -1,0 +1,204 @@
+"""Claim checks: factual readings of a claim from the aggregated cells, and the statistics they use."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable
+
+from saliency_grafting.experiments.core import Cells, Check
+from saliency_grafting.experiments.runner import OCCLUSION_FRACTIONS
+
+__all__ = [
+    "SG",
+    "against",
+    "best_per_column",
+    "fastpath_speed",
+    "fmt",
+    "mean_se",
+    "occlusion_ranking",
+    "paired_rows",
+    "sg_rank",
+    "slopes",
+    "tune_best",
+    "versus",
+]
+
+SG = "Saliency Grafting"
+# Parts of a check: one sentence each, joined by "; ".
+Parts = Callable[[Cells], list[str]]
+
+
+def mean_se(values: list[float]) -> tuple[float, float]:
+    """Mean and standard error of the mean (0 for a single value)."""
+    mean = statistics.fmean(values)
+    return mean, (statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0)
+
+
+def fmt(values: list[float]) -> str:
+    """``mean ± s.e.`` of a cell's values, ``(1 seed)`` for one, a dash for none."""
+    if not values:
+        return "—"
+    mean, se = mean_se(values)
+    return f"{mean:.2f} ± {se:.2f}" if len(values) > 1 else f"{mean:.2f} (1 seed)"
+
+
+def _columns(cells: Cells) -> list[str]:
+    return list(dict.fromkeys(column for _, column in cells))
+
+
+def _rows(cells: Cells) -> list[str]:
+    return list(dict.fromkeys(row for row, _ in cells))
+
+
+def _means(cells: Cells, column: str, metric: str = "top1_error") -> dict[str, float]:
+    return {row: statistics.fmean(v[metric]) for (row, col), v in cells.items() if col == column and v.get(metric)}
+
+
+def _against_rival(cells: Cells, order: list[str], row: str, column: str, metric: str = "top1_error") -> str:
+    """``row`` against the best other row of ``order`` (rows sorted by mean error); empty if there is none."""
+    rival = next((other for other in order if other != row), None)
+    return "" if rival is None else versus(cells, (row, column), (rival, column), rival, metric)
+
+
+def versus(cells: Cells, a: tuple[str, str], b: tuple[str, str], label: str, metric: str = "top1_error") -> str:
+    """Cell ``a`` against cell ``b``: the difference of mean errors and whether it exceeds 2 standard errors.
+
+    Runs with the same seed share the subset, initialisation, data order and draws, so when both cells have the same
+    seeds the test is paired (the standard error of the per-seed differences); otherwise it is unpaired.
+    """
+    va, vb = cells[a], cells[b]
+    xa, xb = va[metric], vb[metric]
+    diff = statistics.fmean(xa) - statistics.fmean(xb)
+    if len(xa) < 2 or len(xb) < 2:
+        return f"{diff:+.2f} points vs {label} (no test: fewer than 2 seeds)"
+    paired = bool(va.get("seed")) and va.get("seed") == vb.get("seed")
+    if paired:
+        se = mean_se([x - y for x, y in zip(xa, xb, strict=True)])[1]
+    else:
+        se = math.hypot(mean_se(xa)[1], mean_se(xb)[1])
+    verdict = "within noise" if abs(diff) <= 2 * se else ("lower" if diff < 0 else "higher")
+    return f"{diff:+.2f} points vs {label} ({verdict}, 2 s.e. = {2 * se:.2f}, {'paired' if paired else 'unpaired'})"
+
+
+def paired_rows(a: str, b: str) -> Parts:
+    """Per row with both cells finished: its column ``a`` against its column ``b`` (a tuned vs default, say)."""
+
+    def parts(cells: Cells) -> list[str]:
+        found = []
+        for row in _rows(cells):
+            if cells.get((row, a), {}).get("top1_error") and cells.get((row, b), {}).get("top1_error"):
+                found.append(f"{row}: {a} {versus(cells, (row, a), (row, b), b)}")
+        return found
+
+    return parts
+
+
+def against(row: str) -> Check:
+    """In each column where ``row`` has finished runs: ``row`` against every other row with finished runs."""
+
+    def check(cells: Cells) -> str:
+        parts = []
+        for column in _columns(cells):
+            if not cells.get((row, column), {}).get("top1_error"):
+                continue
+            where = f" at {column}" if column else ""
+            for other in _means(cells, column):
+                if other != row:
+                    parts.append(f"{row}{where} {versus(cells, (row, column), (other, column), other)}")
+        return "; ".join(parts) + "." if parts else f"{row} has no finished runs yet."
+
+    return check
+
+
+def sg_rank(*more: Parts) -> Check:
+    """SG's rank by mean top-1 error in each column and its gap to the best other method, then ``more`` parts."""
+
+    def check(cells: Cells) -> str:
+        parts = []
+        for column in _columns(cells):
+            means = _means(cells, column)
+            if SG in means:
+                order = sorted(means, key=means.get)
+                where = f" at {column}" if column else ""
+                gap = f"; {rival}" if (rival := _against_rival(cells, order, SG, column)) else ""
+                parts.append(f"SG ranks {order.index(SG) + 1} of {len(means)}{where}{gap}")
+        parts += [part for extra in more for part in extra(cells)]
+        return "; ".join(parts) + "." if parts else "SG has no finished runs yet."
+
+    return check
+
+
+def best_per_column(*more: Parts) -> Check:
+    """The best row of each column against the second, then ``more`` parts."""
+
+    def check(cells: Cells) -> str:
+        parts = []
+        for column in _columns(cells):
+            order = sorted(means := _means(cells, column), key=means.get)
+            if order:  # a column with no finished runs yet is left out
+                gap = f", {versus(cells, (order[0], column), (order[1], column), order[1])}" if len(order) > 1 else ""
+                parts.append(f"{column or 'all'}: best {order[0]}{gap}")
+        parts += [part for extra in more for part in extra(cells)]
+        return "; ".join(parts) + "."
+
+    return check
+
+
+def occlusion_ranking(cells: Cells) -> str:
+    """At each occluded fraction (own saliency, then the reference network's): the lowest error, and SG's gap."""
+    column = _columns(cells)[0]
+    parts = []
+    saliencies = [("occluded", "")]
+    if any(v.get(f"reference_{OCCLUSION_FRACTIONS[-1]:g}") for v in cells.values()):
+        saliencies.append(("reference", " (reference saliency)"))
+    for prefix, which in saliencies:
+        for fraction in OCCLUSION_FRACTIONS:
+            metric = f"{prefix}_{fraction:g}"
+            means = _means(cells, column, metric)
+            if not means:
+                continue
+            order = sorted(means, key=means.get)
+            line = f"k = {100 * fraction:g} %{which}: lowest {order[0]} ({means[order[0]]:.2f} %)"
+            if SG in means and len(order) > 1:
+                line += f", SG {_against_rival(cells, order, SG, column, metric)}"
+            parts.append(line)
+    return "; ".join(parts) + "."
+
+
+def tune_best(cells: Cells) -> str:
+    """Per method: its best configuration on validation against its default."""
+    parts = []
+    for row in _rows(cells):
+        means = {c: statistics.fmean(v["top1_error"]) for (r, c), v in cells.items()
+                 if r == row and v.get("top1_error")}  # fmt: skip
+        if means:
+            best = min(means, key=means.__getitem__)
+            gap = f", {versus(cells, (row, best), (row, 'default'), 'default')}" if best != "default" else ""
+            parts.append(f"{row}: best {best}{gap}")
+    return "; ".join(parts) + "."
+
+
+def fastpath_speed(cells: Cells) -> str:
+    """bf16 + channels-last against fp32: the error difference and the wall-time speed-up."""
+    fast, slow = ("Vanilla", "bf16 + channels-last"), ("Vanilla", "fp32")
+    if not (cells.get(fast, {}).get("top1_error") and cells.get(slow, {}).get("top1_error")):
+        return "needs both cells."
+    speed = statistics.fmean(cells[slow]["wall_seconds"]) / statistics.fmean(cells[fast]["wall_seconds"])
+    return f"bf16 + channels-last {versus(cells, fast, slow, 'fp32')}; {speed:.2f}x faster (wall time)."
+
+
+def _slope(xs: list[float], ys: list[float]) -> float:
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
+
+
+def slopes(cells: Cells) -> str:
+    """Per row: the least-squares slope of its mean error against the (numeric) column."""
+    found = []
+    for row in _rows(cells):
+        points = [(float(c), statistics.fmean(v["top1_error"])) for (r, c), v in cells.items()
+                  if r == row and v.get("top1_error")]  # fmt: skip
+        if len(points) > 1:
+            found.append(f"{row}: {_slope(*map(list, zip(*points, strict=True))):+.2f} points per unit")
+    return "least-squares slope of the mean error, " + "; ".join(found) + "."

@@ -1,0 +1,145 @@
+"""Report sections that experiments carry: their main tables and the extras after the claim check."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from saliency_grafting.experiments import report_cpu
+from saliency_grafting.experiments.claims import fmt, mean_se
+from saliency_grafting.experiments.core import ReportContext, Section
+from saliency_grafting.experiments.runner import OCCLUSION_FRACTIONS
+
+__all__ = [
+    "compute",
+    "cpu_report",
+    "error_by_size",
+    "occlusion_tables",
+    "plot_name",
+    "protocol_verdicts",
+    "standard_table",
+    "tune_table",
+    "tuned_selection",
+    "wallclock",
+]
+
+
+def plot_name(name: str, scale: str) -> str:
+    """The PNG of an experiment's plot; the cpu scale's carry the scale, so they can share a folder with the rest."""
+    return f"{name}_{scale}.png" if scale == "cpu" else f"{name}.png"
+
+
+def standard_table(ctx: ReportContext) -> list[str]:
+    """One column per metric when the cells have no columns, else rows x columns of top-1 error."""
+    cells, rows, columns = ctx.cells, ctx.rows, ctx.columns
+    if columns == [""]:
+        metrics = ctx.experiment.metrics
+        lines = ["| method | " + " | ".join(m.replace("_", " ") + " (%)" for m in metrics) + " |",
+                 "|---" + "|---:" * len(metrics) + "|"]  # fmt: skip
+        for row in rows:
+            lines.append(f"| {row} | " + " | ".join(fmt(cells[(row, "")].get(m, [])) for m in metrics) + " |")
+        return lines
+    lines = ["| method | " + " | ".join(columns) + " |", "|---" + "|---:" * len(columns) + "|"]
+    for row in rows:
+        values = [fmt(cells.get((row, c), {}).get("top1_error", [])) for c in columns]
+        lines.append(f"| {row} | " + " | ".join(values) + " |")
+    return lines
+
+
+def occlusion_tables(ctx: ReportContext) -> list[str]:
+    """The occlusion table by each network's own saliency and, where computed, by the reference network's."""
+    cells, column = ctx.cells, ctx.columns[0]
+    header = [f"k = {100 * f:g} %" for f in OCCLUSION_FRACTIONS]
+    tables = [("occluded", "Ranked by each network's own forward saliency (sum_c |A_c| of its last conv stage):")]
+    if any(v.get(f"reference_{OCCLUSION_FRACTIONS[-1]:g}") for v in cells.values()):
+        tables.append(("reference", "Ranked by one reference network's forward saliency for every method (the "
+                       "Vanilla seed-0 run unless stated), so every method loses the same regions:"))  # fmt: skip
+    lines = []
+    for prefix, caption in tables:
+        lines += [caption, "", "| method | " + " | ".join(header) + " |", "|---" + "|---:" * len(header) + "|"]
+        for row in ctx.rows:
+            values = cells[(row, column)]
+            lines.append(
+                f"| {row} | " + " | ".join(fmt(values.get(f"{prefix}_{f:g}", [])) for f in OCCLUSION_FRACTIONS) + " |"
+            )
+        lines.append("")
+    return lines[:-1]
+
+
+def tune_table(ctx: ReportContext) -> list[str]:
+    """One line per configuration with its validation error; each method's selection (``select_tuned``) in bold."""
+    from saliency_grafting.experiments.tuning import select_tuned
+
+    chosen = select_tuned(ctx.out)
+    lines = ["| method | configuration | validation error (%) |", "|---|---|---:|"]
+    for (row, column), values in ctx.cells.items():
+        mark = "**" if chosen.get(row, {}).get("label") == column else ""
+        lines.append(f"| {row} | {mark}{column}{mark} | {fmt(values.get('top1_error', []))} |")
+    return lines
+
+
+def protocol_verdicts(ctx: ReportContext) -> list[str]:
+    """Per data size, whether the claim holds under the paper protocol and under the fair ones (grid columns only)."""
+    if not any(" · " in column for _, column in ctx.cells):
+        return []
+    return [f"Verdict by protocol: {report_cpu.protocol_verdicts(ctx.cells)}", ""]
+
+
+def tuned_selection(ctx: ReportContext) -> list[str]:
+    """Each method's configuration selected on validation, against its default."""
+    from saliency_grafting.experiments.tuning import select_tuned
+
+    selection = select_tuned(ctx.out)
+    lines = []
+    if not selection:
+        lines.append("No selection yet: no method has a seed finished by all its tune configurations.")
+    for method, chosen in selection.items():
+        lines.append(f"- {method}: selected {chosen['label']} on validation ({chosen['val_error']:.2f} % vs "
+                     f"{chosen['default_val_error']:.2f} % for the default, seeds "
+                     f"{', '.join(map(str, chosen['seeds']))}).")  # fmt: skip
+    return [*lines, "", "The tuned and default cells run on fresh seeds against the test set; see the tune table.", ""]
+
+
+def error_by_size(ctx: ReportContext) -> list[str]:
+    """A plot of the paper protocol's test error against images per class (columns ``"<size> · paper"``)."""
+    if ctx.plot_dir is None:
+        return []
+    series = {}
+    for row in ctx.rows:
+        points = [(float(c.split(" · ")[0]), *mean_se(v["top1_error"])) for (r, c), v in ctx.cells.items()
+                  if r == row and c.endswith(" · paper") and v.get("top1_error")]  # fmt: skip
+        series[row] = sorted(points)
+    path = report_cpu.plot_lines(series, "Test error against images per class (paper protocol)", "images per class",
+                                 ctx.plot_dir / plot_name(ctx.experiment.name, ctx.scale), log_x=True)  # fmt: skip
+    return [f"![error against images per class]({path.name})", ""]
+
+
+def wallclock(ctx: ReportContext) -> list[str]:
+    """Which method is best at each training-time budget, from the learning curves (and their plot)."""
+    curves = report_cpu.curves(ctx.experiment.name, ctx.scale, ctx.seeds, ctx.out)
+    means = {row: report_cpu.mean_curve(runs) for row, runs in curves.items()}
+    lines = [f"Wall clock: {report_cpu.budget_winners(means)} An evaluation part-way through a run is not a "
+             "run trained for that budget (its learning rate has not decayed yet).", ""]  # fmt: skip
+    if ctx.plot_dir is not None and means:
+        series: dict[str, Any] = {row: [(t, e, math.nan) for t, e in points] for row, points in means.items()}
+        path = report_cpu.plot_lines(series, "Test error against training time (mean over seeds)", "training seconds",
+                                     ctx.plot_dir / plot_name(ctx.experiment.name, ctx.scale))  # fmt: skip
+        lines += [f"![error against training time]({path.name})", ""]
+    return lines
+
+
+def compute(ctx: ReportContext) -> list[str]:
+    """Per cell: training against test error (the overfitting gap) and the compute it took."""
+    return [
+        "Per cell, overfitting and compute (train error: the final weights on the clean training subset where "
+        "measured (`--train-error`), else the last epoch's running error on clean batches, — for mixed-only "
+        "objectives; passes: forward/backward passes over the subset, warm-up epochs counted as one):",
+        "",
+        *report_cpu.compute_table(ctx.experiment.name, ctx.scale, ctx.cells, ctx.out),
+        "",
+    ]
+
+
+def cpu_report(*sections: Section) -> dict[str, tuple[Section, ...]]:
+    """The ``extras`` of an experiment at the cpu scale: ``sections``, then the compute and overfitting table."""
+    return {"cpu": (*sections, compute)}

@@ -1,0 +1,107 @@
+"""Studies around the paper as experiments: objectives, wall clock, saliency sources, sweeps, tuning, fast path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from saliency_grafting.experiments import claims, sections
+from saliency_grafting.experiments.core import Cell, Experiment, register
+from saliency_grafting.experiments.overfit import SALIENCY_SOURCES, grid, protocol_config
+from saliency_grafting.experiments.settings import CPU_SMALL, METHODS, SCARCE, WRN, methods
+from saliency_grafting.experiments.tuning import tune_cells, tuned_cells
+
+__all__: list[str] = []
+
+SG = claims.SG
+
+
+def _recipe(base: dict[str, Any]) -> list[Cell]:
+    """Each method under both objectives ("auto" is each method's own recipe, so those cells are Table 1's runs)."""
+    cells = []
+    for label in ("Mixup", "CutMix", SG):
+        both, mixed = ({}, {"objective": "mixed"}) if label == SG else ({"objective": "clean+mixed"}, {})
+        cells += [Cell(label, "clean + mixed", {**base, **METHODS[label], **both}),
+                  Cell(label, "mixed only", {**base, **METHODS[label], **mixed})]  # fmt: skip
+    return cells
+
+
+# Not in the paper: SG learns from the clean and the grafted batch, the baselines from the mixed batch only.
+register(Experiment(
+    name="recipe", title="Training objective: clean + mixed batch (SG's recipe) vs the mixed batch only",
+    claim="(not a claim of the paper) SG's edge over the baselines is not its clean loss", kind="table",
+    check=claims.best_per_column(claims.paired_rows("clean + mixed", "mixed only")),
+    cells={"paper": lambda _: _recipe(WRN), "cpu-small": lambda _: _recipe(CPU_SMALL),
+           "cpu": lambda _: grid(["Mixup", "CutMix", SG], (100,), ("paper", "same objective"))},
+    extras=sections.cpu_report(),
+))  # fmt: skip
+
+register(Experiment(
+    name="wallclock", title="Test error against training time (beyond the paper)",
+    claim="(not a claim of the paper) which method is best at each time budget", kind="curve", check=claims.sg_rank(),
+    cells={"paper": lambda _: methods(SCARCE, {**WRN, "per_class": 100}),
+           "cpu": lambda _: grid(SCARCE, (100,), ("paper",))},
+    extras=sections.cpu_report(sections.wallclock),
+))  # fmt: skip
+
+
+def _saliency(sg: dict[str, Any], column: str) -> list[Cell]:
+    """SG with each saliency source (forward: the default, so the same run as SG's cell on that base)."""
+    return [Cell(f"SG + {label}", column, {**sg, **({"saliency": source} if source != "forward" else {})})
+            for source, label in SALIENCY_SOURCES]  # fmt: skip
+
+
+# The appendix: SG with forward vs backward saliency (cpu-small: not run; it tests the underfit regime).
+register(Experiment(
+    name="saliency", title="Appendix: SG with forward saliency against backward saliency",
+    claim="forward saliency is as good as backward saliency at no extra pass", kind="table",
+    check=claims.against(f"SG + {SALIENCY_SOURCES[0][1]}"),
+    cells={"paper": lambda _: _saliency({**WRN, **METHODS[SG]}, ""),
+           "cpu": lambda _: _saliency(protocol_config(SG, "paper", 100), "100 · paper")},
+    extras=sections.cpu_report(),
+))  # fmt: skip
+
+
+def _sweep(base: dict[str, Any]) -> list[Cell]:
+    """One at a time around SG's defaults: temperature, alpha, warm-up epochs, region grids."""
+    base = {**base, "mixer": "saliency_grafting"}
+    variants: list[tuple[str, dict[str, Any]]] = [("defaults (T = 0.5, alpha = 1, grids drawn per batch)", {})]
+    variants += [(f"temperature = {t:g}", {"mixer_args": {"temperature": t}}) for t in (0.1, 0.25, 1.0, 2.0)]
+    variants += [(f"alpha = {a:g}", {"mixer_args": {"alpha": a}}) for a in (0.5, 2.0)]
+    variants += [(f"warm-up epochs = {w}", {"warmup_epochs": w}) for w in (0, 5)]
+    variants += [(f"grid fixed at {g} x {g}", {"mixer_args": {"grid_sizes": [g]}}) for g in (4, 8, 16)]
+    return [Cell(label, "", {**base, **extra}) for label, extra in variants]
+
+
+# The cpu scale tunes on a validation split (experiment "tune") instead, never on the test set.
+register(Experiment(
+    name="sweep", title="SG's free hyper-parameters, one at a time around the defaults",
+    claim="(not a claim of the paper) the documented defaults are reasonable", kind="table",
+    check=claims.best_per_column(), cells={"paper": lambda _: _sweep(WRN), "cpu-small": lambda _: _sweep(CPU_SMALL)},
+))  # fmt: skip
+
+register(Experiment(
+    name="tune", title="Tuning on a validation split (held-out training images, never the test set)",
+    claim="(not a claim of the paper) every method gets the same tuning budget", kind="table",
+    table=sections.tune_table, error_label="Validation", check=claims.tune_best, cells={"cpu": lambda _: tune_cells()},
+))  # fmt: skip
+
+register(Experiment(
+    name="tuned", title="Each method's default and validation-selected configuration, fresh seeds, test set",
+    claim="(not a claim of the paper) SG's standing survives fair tuning", kind="table",
+    check=claims.sg_rank(claims.paired_rows("tuned", "default")), cells={"cpu": tuned_cells},
+    extras=sections.cpu_report(sections.tuned_selection),
+))  # fmt: skip
+
+
+def _fastpath() -> list[Cell]:
+    """Table 5's Vanilla 100 · paper cell (bf16 autocast + channels-last, the same runs) against fp32."""
+    fast = protocol_config("Vanilla", "paper", 100)
+    return [Cell("Vanilla", "bf16 + channels-last", fast),
+            Cell("Vanilla", "fp32", {**fast, "amp": "none", "channels_last": False})]  # fmt: skip
+
+
+register(Experiment(
+    name="fastpath", title="bf16 autocast + channels-last against fp32 (Vanilla, 100 per class)",
+    claim="(not a claim of the paper) the fast path gives the same accuracy as fp32", kind="table",
+    check=claims.fastpath_speed, cells={"cpu": lambda _: _fastpath()}, extras=sections.cpu_report(),
+))  # fmt: skip

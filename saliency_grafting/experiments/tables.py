@@ -1,0 +1,95 @@
+"""The paper's Tables 1-7 as experiments: their cells at each scale, claim checks and report extras."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from saliency_grafting.experiments import claims, sections
+from saliency_grafting.experiments.core import Cell, Experiment, register
+from saliency_grafting.experiments.overfit import PROTOCOLS, grid, sized
+from saliency_grafting.experiments.settings import (
+    CPU_SMALL,
+    IMAGENET,
+    OCCLUDED,
+    PYRAMID,
+    SCARCE,
+    TABLE1,
+    TABLE2,
+    TABLE3,
+    TABLE4,
+    TINY,
+    WRN,
+    methods,
+)  # fmt: skip
+
+__all__: list[str] = []
+
+_TOP5 = ("top1_error", "top5_error")
+
+
+def _method_table(name: str, title: str, claim: str, labels: list[str], paper: dict[str, Any], cpu: list[str]) -> None:
+    """A table of methods: ``labels`` on ``paper``'s base, on the cpu-small base, and ``cpu`` at 100 per class."""
+    register(Experiment(
+        name=name, title=title, claim=claim, kind="table", metrics=_TOP5, check=claims.sg_rank(),
+        cells={"paper": lambda _: methods(labels, paper), "cpu-small": lambda _: methods(labels, CPU_SMALL),
+               "cpu": lambda _: grid(cpu, (100,), ("paper",))},
+        extras=sections.cpu_report(sections.protocol_verdicts),
+    ))  # fmt: skip
+
+
+_method_table("table1", "Table 1: PyramidNet-200 on CIFAR-100, all methods",
+              "SG (and SG + ShakeDrop) has the lowest error", TABLE1, PYRAMID, [*TABLE1, "AugMix"])  # fmt: skip
+_method_table("table2", "Table 2: WRN28-10 on CIFAR-100", "SG has the lowest error", TABLE2, WRN, TABLE2)
+_method_table("table3", "Table 3: ResNet-18 on Tiny-ImageNet", "SG has the lowest top-1 and top-5 error", TABLE3,
+              TINY, TABLE3)  # fmt: skip
+_method_table("table4", "Table 4: ResNet-50 on ImageNet", "SG has the lowest error", TABLE4, IMAGENET, TABLE4)
+
+
+def _scarce(base: dict[str, Any], epochs: bool) -> list[Cell]:
+    """The paper's per-class counts (CPU-small: epochs scaled to 60 % of the base run's optimisation steps)."""
+    cells = []
+    for fraction, per_class in (("10 %", 50), ("20 %", 100), ("50 %", 250)):
+        extra = {"per_class": per_class, "epochs": round(12 * 500 / per_class)} if epochs else {"per_class": per_class}
+        cells += methods(SCARCE, {**base, **extra}, f"{per_class} ({fraction})")
+    return cells
+
+
+register(Experiment(
+    name="table5", title="Table 5: data scarcity (images per class)",
+    claim="SG has the lowest error at every data size", kind="table", check=claims.sg_rank(),
+    cells={"paper": lambda _: _scarce(WRN, False), "cpu-small": lambda _: _scarce(CPU_SMALL, True),
+           # every size under the paper protocol; 100 per class under all three
+           "cpu": lambda _: [*grid(SCARCE, (50,), ("paper",)), *grid(SCARCE, (100,), PROTOCOLS),
+                             *grid(SCARCE, (250,), ("paper",))]},
+    extras=sections.cpu_report(sections.protocol_verdicts, sections.error_by_size),
+))  # fmt: skip
+
+register(Experiment(
+    name="table6", title="Table 6: occlusion of the top-k % salient regions",
+    claim="SG is the most robust as more of the salient area is removed", kind="table", occlusion=True,
+    table=sections.occlusion_tables, check=claims.occlusion_ranking,
+    cells={"paper": lambda _: methods(OCCLUDED, TINY), "cpu-small": lambda _: methods(OCCLUDED, CPU_SMALL),
+           "cpu": lambda _: grid(OCCLUDED, (100,), ("paper",))},
+    extras=sections.cpu_report(),
+))  # fmt: skip
+
+
+def _ablation(bases: list[tuple[str, dict[str, Any]]]) -> list[Cell]:
+    """SG's selection and label mixing variants on each ``(column, base)``."""
+    variants = {
+        "Deterministic + area labels": {"selection": "deterministic", "label_mixing": "area"},
+        "Stochastic + area labels": {"label_mixing": "area"},
+        "Stochastic + saliency labels": {},
+    }
+    return [Cell(row, column, {**cfg, "mixer": "saliency_grafting", "mixer_args": args})
+            for column, cfg in bases for row, args in variants.items()]  # fmt: skip
+
+
+register(Experiment(
+    name="table7", title="Table 7: ablation of selection and label mixing",
+    claim="stochastic selection + saliency labels is best", kind="table", check=claims.best_per_column(),
+    cells={"paper": lambda _: _ablation([("WRN28-10", WRN), ("PyramidNet-200", PYRAMID)]),
+           "cpu-small": lambda _: _ablation([("resnet_tiny", CPU_SMALL)]),
+           "cpu": lambda _: _ablation([("100 · paper", sized(100))])},
+    extras=sections.cpu_report(),
+))  # fmt: skip
