@@ -30,6 +30,7 @@ from saliency_grafting.engine import Trainer, occluder
 from saliency_grafting.engine.checkpoint import clean_orphans, load_checkpoint
 from saliency_grafting.engine.evaluate import evaluate
 from saliency_grafting.engine.progress import EpochLog, round_floats
+from saliency_grafting.engine.run import EvalRun, eval_run
 from saliency_grafting.experiments.suite import SCALES
 from saliency_grafting.mixing import MIXERS, SaliencyKind, create_mixer
 from saliency_grafting.saliency import ForwardSaliency, static_saliency
@@ -73,7 +74,7 @@ def _panel_after_training(trainer: Trainer, path: Path) -> None:
                  saliency=saliency, seed=trainer.config.seed)  # fmt: skip
 
 
-def _trainer_from_run(run: str, *, quiet: bool = True) -> Trainer:
+def _load_run(run: str, *, quiet: bool = True) -> EvalRun:
     """The run's network on its data, from ``config.yaml`` and ``checkpoint.pt`` (read first: it fails fast)."""
     run_dir = Path(run)
     if not (run_dir / "config.yaml").is_file() or not (run_dir / "checkpoint.pt").is_file():
@@ -92,9 +93,7 @@ def _trainer_from_run(run: str, *, quiet: bool = True) -> Trainer:
         config.device = "auto"
     config.out = None  # read-only: nothing is written by eval or occlusion except their reports
     config.quiet = quiet
-    trainer = Trainer.from_config(config)
-    trainer.model.load_state_dict(state["model"])
-    return trainer
+    return eval_run(config, state["model"])  # the network and its test data: no optimizer, no mixer
 
 
 def _write_json(path: Path, value: Any) -> None:
@@ -102,8 +101,8 @@ def _write_json(path: Path, value: Any) -> None:
 
 
 def _eval(args: argparse.Namespace) -> None:
-    trainer = _trainer_from_run(args.run, quiet=args.quiet)
-    result = evaluate(trainer.net, trainer.test_loader, autocast=trainer.autocast, progress=not args.quiet)
+    run = _load_run(args.run, quiet=args.quiet)
+    result = evaluate(run.model, run.test_loader, autocast=run.autocast, progress=not args.quiet)
     result = round_floats(result)
     _write_json(Path(args.run) / "eval.json", result)
     print(json.dumps(result, indent=2))
@@ -115,11 +114,11 @@ def _occlusion(args: argparse.Namespace) -> None:
             raise ValueError(f"--fractions must lie in [0, 1], got {fraction}")
     if args.grid < 1:
         raise ValueError(f"--grid must be a positive int, got {args.grid}")
-    trainer = _trainer_from_run(args.run, quiet=args.quiet)
+    run = _load_run(args.run, quiet=args.quiet)
     rows = []
     for fraction in args.fractions:
-        occlude = occluder(trainer.model, fraction, args.grid, trainer.config.saliency_layer)
-        result = evaluate(trainer.net, trainer.test_loader, autocast=trainer.autocast, transform=occlude,
+        occlude = occluder(run.model, fraction, args.grid, run.config.saliency_layer)
+        result = evaluate(run.model, run.test_loader, autocast=run.autocast, transform=occlude,
                           progress=not args.quiet, desc=f"occluding {100 * fraction:g} %")  # fmt: skip
         rows.append({"fraction": fraction, "top1_error": result["top1_error"], "top5_error": result["top5_error"]})
     report = {"saliency": "forward (sum_c |A_c|, the evaluated model's last conv stage)", "grid": args.grid,
@@ -136,8 +135,8 @@ def _show(args: argparse.Namespace) -> None:
         raise ValueError(f"--out {args.out} is a directory; expected the path of a PNG file")
     check_output_dir(Path(args.out).parent, "--out")
     if args.run:
-        trainer = _trainer_from_run(args.run)
-        data, model, device = trainer.data, trainer.model, trainer.device
+        run = _load_run(args.run)
+        data, model, device = run.data, run.model, run.device
     else:
         data, model, device = load_dataset(args.dataset, args.data_dir, seed=args.seed, progress=True), None, None
     x, labels = panel_batch(data, args.count, seed=args.seed)  # pairs across classes

@@ -18,8 +18,15 @@ from torch import Tensor, nn
 
 from saliency_grafting.config import TrainConfig, save_yaml
 from saliency_grafting.data import Dataset, StreamLoader, TensorLoader, load_dataset
-from saliency_grafting.engine.checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
+from saliency_grafting.engine.checkpoint import (
+    clean_orphans,
+    load_checkpoint,
+    rng_state,
+    save_atomic,
+    set_rng_state,
+)
 from saliency_grafting.engine.evaluate import evaluate
+from saliency_grafting.engine.progress import EpochLog, progress, round_floats
 from saliency_grafting.mixing import Mixer, create_mixer
 from saliency_grafting.models import create_model
 from saliency_grafting.models.regularizers import apply_regularizer
@@ -138,6 +145,8 @@ class Trainer:
         self.device = self._device(config.device, local_rank)
         self.run_dir = Path(config.out) if config.out else None
         self.callbacks = list(callbacks)
+        if not config.quiet and self.rank == 0 and not any(isinstance(c, EpochLog) for c in self.callbacks):
+            self.callbacks.append(EpochLog())  # one line per epoch on stderr, terminal or not
         self.data = data
         self.train_loader, self.test_loader = loaders
         if len(self.train_loader) == 0:
@@ -190,6 +199,7 @@ class Trainer:
         data = data if data is not None else load_dataset(
             config.dataset, config.data_dir, download=config.download, per_class=config.per_class,
             seed=config.seed, image_size=config.image_size, val_per_class=config.val_per_class,
+            progress=not config.quiet and rank == 0 and sys.stderr.isatty(),  # a live bar; a bad file: one line
         )  # fmt: skip
         loaders = make_loaders(data, config, device, rank, world_size)
         mixer = create_mixer(config.mixer, data.num_classes, label_smoothing=config.label_smoothing,
@@ -281,18 +291,15 @@ class Trainer:
         }
 
     def _progress(self, batches: Iterable[Any], epoch: int) -> Iterator[Any]:
-        quiet = self.config.quiet or not self.is_main or not os.isatty(2)
-        if quiet:
-            yield from batches
-            return
-        from tqdm import tqdm
-
-        yield from tqdm(batches, total=len(batches), desc=f"epoch {epoch + 1}/{self.config.epochs}", leave=False)
+        # A live bar on a terminal only (erased at the epoch's end, when EpochLog prints the epoch's line).
+        yield from progress(batches, desc=f"epoch {epoch + 1}/{self.config.epochs}", unit="batches",
+                            enabled=not self.config.quiet and self.is_main)  # fmt: skip
 
     # -- the run --------------------------------------------------------------------------------------------
 
     def evaluate(self, transform: Callable[[Tensor, Tensor], Tensor] | None = None) -> dict[str, float]:
-        return evaluate(self.net, self.test_loader, autocast=self.autocast, transform=transform)
+        return evaluate(self.net, self.test_loader, autocast=self.autocast, transform=transform, desc="testing",
+                        progress=not self.config.quiet and self.is_main, lines=False)  # fmt: skip
 
     def fit(self) -> dict[str, Any]:
         """Train the remaining epochs, evaluating, logging and checkpointing after each; returns the summary."""
@@ -307,13 +314,14 @@ class Trainer:
             last = epoch + 1 == self.config.epochs
             if last or (epoch + 1) % self.config.eval_every == 0:
                 metrics.update({f"test_{k}": v for k, v in self.evaluate().items() if k != "count"})
+            metrics = round_floats(metrics)  # 15.07, not 15.069999999999995, in every JSON output
             self.history.append(metrics)
             ranks = self._rank_states()  # a collective: every rank takes part
             if self.is_main:
                 self._write_epoch(epoch, metrics, ranks)
                 for callback in self.callbacks:
                     callback(self, metrics)
-        summary = self.summary()
+        summary = round_floats(self.summary())
         if self.run_dir is not None and self.is_main:
             (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         return summary
@@ -397,6 +405,8 @@ class Trainer:
         """Load ``checkpoint.pt`` from the run directory; a run that died before its first epoch starts over."""
         if self.run_dir is None:
             raise ValueError("resume needs a run directory (config.out)")
+        if self.is_main:
+            clean_orphans(self.run_dir)  # temporary files of a checkpoint write that a kill interrupted
         if (self.run_dir / CHECKPOINT).exists():
             # On the CPU: RNG states must stay CPU byte tensors; model and optimiser states follow their parameters.
             self.load_state_dict(load_checkpoint(self.run_dir / CHECKPOINT, map_location="cpu"))

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from torch import Tensor, nn
 
-from saliency_grafting.saliency.forward import ForwardSaliency
+from saliency_grafting.saliency.forward import ForwardSaliency, resolve_feature_layer
 from saliency_grafting.saliency.gradient import grad_cam, input_gradient_saliency
 from saliency_grafting.saliency.static import static_saliency
 
@@ -88,6 +88,12 @@ class GradCamSource(SaliencySource):
     backward = True
 
     def __call__(self, model: nn.Module, images: Tensor, labels: Tensor) -> Tensor:
+        if self.layer is None:  # the layer forward saliency would use (deepest map >= 4 x 4), found once
+            found = resolve_feature_layer(model, images)
+            if found.layout != "nchw":
+                raise ValueError(f"grad_cam needs a channels-first feature map; {found.name!r} is {found.layout}: "
+                                 "pass saliency_layer=<a conv stage>")  # fmt: skip
+            self.layer = found.name
         return grad_cam(model, images, labels, self.layer)
 
 

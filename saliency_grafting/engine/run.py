@@ -1,0 +1,51 @@
+"""A finished run read back for evaluation: its network and test data, with no optimizer and no mixer."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from saliency_grafting.config import TrainConfig
+from saliency_grafting.data import Dataset, StreamLoader, TensorLoader, load_dataset
+from saliency_grafting.models import create_model
+from saliency_grafting.models.regularizers import apply_regularizer
+
+__all__ = ["EvalRun", "eval_run"]
+
+
+@dataclass
+class EvalRun:
+    """What ``sgraft eval``, ``occlusion`` and ``show`` need of a run: the trained model in eval mode and its data."""
+
+    config: TrainConfig
+    model: nn.Module
+    data: Dataset
+    test_loader: TensorLoader | StreamLoader
+    device: torch.device
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        dtype = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[self.config.amp]
+        return torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None)
+
+
+def eval_run(config: TrainConfig, model_state: dict[str, Any], *, data: Dataset | None = None) -> EvalRun:
+    """The network of ``config`` with ``model_state`` loaded, on the run's test split (or validation split)."""
+    from saliency_grafting.engine.trainer import Trainer, make_loaders
+
+    device = Trainer._device(config.device, 0)
+    data = data if data is not None else load_dataset(
+        config.dataset, config.data_dir, download=config.download, per_class=config.per_class, seed=config.seed,
+        image_size=config.image_size, val_per_class=config.val_per_class, progress=not config.quiet,
+    )  # fmt: skip
+    _, test_loader = make_loaders(data, config, device)
+    model = create_model(config.model, data.num_classes, **config.model_args)
+    model = apply_regularizer(model, config.regularizer, **config.regularizer_args)
+    model.load_state_dict(model_state)
+    model = model.to(device).eval()
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return EvalRun(config, model, data, test_loader, device)
