@@ -206,3 +206,31 @@ def test_misspelt_flag_and_names_get_a_close_match(capsys: pytest.CaptureFixture
     ]:
         code, _, err = run_cli([*args, "--out", str(tmp_path / "x")], capsys)
         assert code == 2 and hint in err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("source", ["input_gradient", "grad_cam", "static"])
+def test_sg_trains_with_each_saliency_source_from_the_cli(source: str, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+    code, _, err = run_cli(["train", "--epochs", "2", "--warmup-epochs", "1", *FAST, "--saliency", source,
+                              "--out", str(tmp_path / "run")], capsys)  # fmt: skip
+    assert code == 0, err
+    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["saliency"] == source
+    last = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert last["mixing"] and 0 < last["mix_area"] < 1 and last["mix_empty"] < 0.9
+
+
+def test_a_vit_trains_with_sg_from_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    pytest.importorskip("timm")
+    args = ["train", "--epochs", "2", "--warmup-epochs", "1", "--per-class", "10", "--batch-size", "50", "--quiet",
+            "--model", "timm:vit_tiny_patch16_224", "--model-arg", "img_size=32", "--model-arg", "patch_size=4",
+            "--model-arg", "depth=1", "--model-arg", "embed_dim=48", "--model-arg", "num_heads=2"]  # fmt: skip
+    code, _, err = run_cli([*args, "--out", str(tmp_path / "vit")], capsys)
+    assert code == 0, err
+    last = json.loads((tmp_path / "vit" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert last["mixing"] and last["mix_area"] > 0 and last["mix_empty"] < 0.9  # tokens on an 8 x 8 patch grid
+
+
+def test_saliency_for_a_mixer_without_saliency_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    code, _, err = run_cli(["train", "--mixer", "mixup", "--saliency", "grad_cam", *FAST,
+                            "--out", str(tmp_path / "x")], capsys)  # fmt: skip
+    assert code == 2 and err.count("\n") == 1 and "uses no saliency" in err and not (tmp_path / "x").exists()

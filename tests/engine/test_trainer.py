@@ -237,3 +237,13 @@ def test_the_mix_coin_does_not_depend_on_the_rank() -> None:
     assert torch.equal(a.coin_generator.get_state(), b.coin_generator.get_state())
     with pytest.raises(ValueError, match="--compile cannot be combined with manifold_mixup"):
         Trainer.from_config(TrainConfig(epochs=1, mixer="manifold_mixup", compile=True, **SMALL), data=small_data())
+
+
+def test_empty_grafts_are_counted_and_warned_about(capsys: pytest.CaptureFixture) -> None:
+    config = TrainConfig(epochs=1, mixer_args={"threshold": 0.999}, **SMALL)  # no region can pass it
+    metrics = Trainer.from_config(config, data=small_data()).train_epoch(0)
+    assert metrics["mix_empty"] == 1 and metrics["mix_area"] == 0 and metrics["mix_lambda"] == 0
+    assert "kept nothing of their source image" in capsys.readouterr().err
+    healthy = Trainer.from_config(TrainConfig(epochs=1, **SMALL), data=small_data()).train_epoch(0)
+    assert 0 < healthy["mix_area"] < 1 and healthy["mix_empty"] < 0.9
+    assert "kept nothing" not in capsys.readouterr().err
