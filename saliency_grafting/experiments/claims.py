@@ -106,7 +106,10 @@ def against(row: str) -> Check:
             for other in _means(cells, column):
                 if other != row:
                     parts.append(f"{row}{where} {versus(cells, (row, column), (other, column), other)}")
-        return "; ".join(parts) + "." if parts else f"{row} has no finished runs yet."
+        if parts:
+            return "; ".join(parts) + "."
+        finished = any(cells.get((row, column), {}).get("top1_error") for column in _columns(cells))
+        return "no other row has finished runs yet." if finished else f"{row} has no finished runs yet."
 
     return check
 
