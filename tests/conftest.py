@@ -37,6 +37,22 @@ def needs_saliency(mixer: sg.Mixer) -> bool:
     return mixer.saliency_kind in (sg.SaliencyKind.FORWARD, sg.SaliencyKind.INPUT_GRADIENT)
 
 
+FAST = ["--per-class", "10", "--batch-size", "50", "--model-arg", "width=4", "--quiet"]  # a CLI run of seconds
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
+    """``sgraft ARGS`` in-process: ``(exit code, stdout, stderr)``."""
+    from saliency_grafting.cli import main
+
+    try:
+        main(args)
+        code = 0
+    except SystemExit as stop:
+        code = stop.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def seeded(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 

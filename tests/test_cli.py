@@ -15,18 +15,7 @@ from PIL import Image
 from saliency_grafting.cli import build_parser, main
 from saliency_grafting.cli_input import _HELP
 from saliency_grafting.config import TrainConfig, flag
-
-FAST = ["--per-class", "10", "--batch-size", "50", "--model-arg", "width=4", "--quiet"]
-
-
-def run_cli(args: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as stop:
-        code = stop.code
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.conftest import FAST, run_cli
 
 
 @pytest.fixture(scope="module")

@@ -91,23 +91,11 @@ def check_claim(name: str, cells: Cells) -> str:
 
 def _plot(experiment: Experiment, cells: Cells, rows: list[str], columns: list[str], path: Path) -> Path:
     """One line per row of mean top-1 error (± s.e.) against the numeric columns, labelled ``experiment.x_label``."""
-    import matplotlib
+    from saliency_grafting.experiments.report_cpu import plot_lines
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.4), dpi=120)
     xs = [float(c) for c in columns]
+    series = {}
     for row in rows:
         errors = [cells.get((row, c), {}).get("top1_error", []) for c in columns]
-        stats = [mean_se(e) if e else (math.nan, 0.0) for e in errors]
-        ax.errorbar(xs, [m for m, _ in stats], yerr=[s for _, s in stats], marker="o", capsize=3, label=row)
-    ax.set_xlabel(experiment.x_label)
-    ax.set_ylabel("top-1 error (%)")
-    ax.set_title(experiment.title, fontsize=9)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+        series[row] = [(x, *(mean_se(e) if e else (math.nan, 0.0))) for x, e in zip(xs, errors, strict=True)]
+    return plot_lines(series, experiment.title, experiment.x_label, path)
