@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from saliency_grafting.mixing import functional as MF
-from saliency_grafting.saliency import ForwardSaliency
+from saliency_grafting.saliency import FeatureLayer, ForwardSaliency
 
 __all__ = ["occlude_top_regions", "occluder", "occlusion_by_reference"]
 
@@ -22,44 +22,44 @@ def occlude_top_regions(images: Tensor, saliency: Tensor, fraction: float, grid:
     return images * MF.upsample_regions(~removed, height, width, images.dtype)
 
 
-def occluder(model: nn.Module, fraction: float, grid: int = 8, layer: str | None = None):
-    """A ``transform(images, labels)`` for ``evaluate``: occlusion by the model's own forward saliency.
-
-    The saliency is the evaluated network's ``sum_c |A_c|`` at its last conv stage on the clean image (the map SG
-    trains with; class-agnostic, so it needs no label), resized to a ``grid x grid`` region grid.
-    """
+def _ranked_by(net: nn.Module, fraction: float, grid: int, layer: str | None, *, eval_mode: bool):
+    """Occlusion of the top ``fraction`` of regions by ``net``'s forward saliency; the feature layer is found on
+    the first batch and reused, so later batches pay no probing pass."""
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"fraction must be in [0, 1], got {fraction!r}")
+    resolved: dict[str, FeatureLayer | str | None] = {"layer": layer}
 
     def transform(images: Tensor, labels: Tensor) -> Tensor:
         if fraction == 0:
             return images
-        with ForwardSaliency(model, layer) as hook, torch.no_grad():
-            model(images)
-            saliency = hook.saliency
+        was_training = net.training
+        if eval_mode:
+            net.eval()
+        try:
+            with ForwardSaliency(net, resolved["layer"]) as hook, torch.no_grad():
+                net(images)
+                saliency = hook.saliency
+                resolved["layer"] = hook.feature_layer or resolved["layer"]
+        finally:
+            net.train(was_training)
         return occlude_top_regions(images, saliency, fraction, grid)
 
     return transform
+
+
+def occluder(model: nn.Module, fraction: float, grid: int = 8, layer: str | None = None):
+    """A ``transform(images, labels)`` for ``evaluate``: occlusion by the model's own forward saliency.
+
+    The saliency is the evaluated network's ``sum_c |A_c|`` at the layer ``ForwardSaliency`` chooses (the map SG
+    trains with; class-agnostic, so it needs no label) on the clean image, resized to a ``grid x grid`` region grid.
+    """
+    return _ranked_by(model, fraction, grid, layer, eval_mode=False)
 
 
 def occlusion_by_reference(reference: nn.Module, fraction: float, grid: int = 8, layer: str | None = None):
     """A ``transform(images, labels)`` for ``evaluate``: occlusion ranked by a fixed ``reference`` network's saliency.
 
-    The same map as ``occluder`` (``sum_c |A_c|`` at the reference's last conv stage, in eval mode, in fp32) but from
-    one network for every evaluated model, so that all models lose the same regions of each image.
+    The same map as ``occluder`` (``sum_c |A_c|``, the reference in eval mode) but from one network for every
+    evaluated model, so that all models lose the same regions of each image.
     """
-    if not 0.0 <= fraction <= 1.0:
-        raise ValueError(f"fraction must be in [0, 1], got {fraction!r}")
-
-    def transform(images: Tensor, labels: Tensor) -> Tensor:
-        if fraction == 0:
-            return images
-        was_training = reference.training
-        reference.eval()
-        try:
-            with ForwardSaliency(reference, layer) as hook, torch.no_grad():
-                reference(images)
-                saliency = hook.saliency
-        finally:
-            reference.train(was_training)
-        return occlude_top_regions(images, saliency, fraction, grid)
-
-    return transform
+    return _ranked_by(reference, fraction, grid, layer, eval_mode=True)
