@@ -1,4 +1,4 @@
-"""Progress for people: one stderr line per epoch, live tqdm bars on a terminal, and rounded floats for JSON."""
+"""Progress for people: one stderr line per epoch, live bars on a terminal, TensorBoard, rounded floats for JSON."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import math
 import sys
 import time
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
-__all__ = ["EpochLog", "epoch_line", "progress", "round_floats"]
+__all__ = ["EpochLog", "TensorBoardLogger", "epoch_line", "progress", "round_floats"]
 
 T = TypeVar("T")
 
@@ -118,3 +119,20 @@ def round_floats(obj: Any, digits: int = 4) -> Any:
     if isinstance(obj, (list, tuple)):
         return type(obj)(round_floats(v, digits) for v in obj)
     return obj
+
+
+class TensorBoardLogger:
+    """A callback writing every numeric metric to TensorBoard under ``run_dir/tensorboard`` (the extra)."""
+
+    def __init__(self, log_dir: Path) -> None:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError as err:
+            raise ImportError("--tensorboard needs TensorBoard: pip install 'saliency_grafting[tensorboard]'") from err
+        self.writer = SummaryWriter(str(log_dir))
+
+    def __call__(self, trainer: Any, metrics: dict[str, Any]) -> None:
+        for key, value in metrics.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and key != "epoch":
+                self.writer.add_scalar(key, value, metrics["epoch"])
+        self.writer.flush()

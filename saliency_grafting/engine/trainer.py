@@ -26,7 +26,7 @@ from saliency_grafting.engine.checkpoint import (
     set_rng_state,
 )
 from saliency_grafting.engine.evaluate import evaluate
-from saliency_grafting.engine.progress import EpochLog, progress, round_floats
+from saliency_grafting.engine.progress import EpochLog, TensorBoardLogger, progress, round_floats
 from saliency_grafting.mixing import Mixer, create_mixer
 from saliency_grafting.models import create_model
 from saliency_grafting.models.regularizers import apply_regularizer
@@ -58,23 +58,6 @@ def _rate(history: list[dict[str, Any]], key: str) -> float | None:
     """Items per second over all epochs: the epochs' counts (rate x seconds) over their total seconds."""
     seconds = sum(m["seconds"] for m in history)
     return sum(m[key] * m["seconds"] for m in history) / seconds if history and seconds > 0 else None
-
-
-class TensorBoardLogger:
-    """A callback writing every numeric metric to TensorBoard under ``run_dir/tensorboard`` (the extra)."""
-
-    def __init__(self, log_dir: Path) -> None:
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError as err:
-            raise ImportError("--tensorboard needs TensorBoard: pip install 'saliency_grafting[tensorboard]'") from err
-        self.writer = SummaryWriter(str(log_dir))
-
-    def __call__(self, trainer: Trainer, metrics: dict[str, Any]) -> None:
-        for key, value in metrics.items():
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and key != "epoch":
-                self.writer.add_scalar(key, value, metrics["epoch"])
-        self.writer.flush()
 
 
 def lr_factor(schedule: str, progress: float, milestones: Iterable[float] = (0.5, 0.75), gamma: float = 0.1) -> float:
