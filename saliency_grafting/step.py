@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from saliency_grafting.mixing.base import Mixer, MixParams, SaliencyKind
+from saliency_grafting.saliency.forward import mode
 from saliency_grafting.saliency.sources import SaliencySource, create_source
 
 __all__ = ["MIX_STATS", "OBJECTIVES", "LossTerm", "MixStep", "StepInputs"]
@@ -58,15 +59,10 @@ class StepInputs:
             return self.source(self.model, images, self.labels)
         # An extra forward + backward outside DDP: in train mode when the clean loss is trained on (its BN
         # statistics are the clean pass's anyway), in eval mode otherwise (PuzzleMix's official CIFAR recipe).
-        was_training = self.model.training
-        self.model.train(self.train_clean)
-        try:
-            with self.autocast():
-                if return_gradient:
-                    return self.source.with_gradient(self.model, images, self.labels)  # type: ignore[attr-defined]
-                return self.source(self.model, images, self.labels)
-        finally:
-            self.model.train(was_training)
+        with mode(self.model, self.train_clean), self.autocast():
+            if return_gradient:
+                return self.source.with_gradient(self.model, images, self.labels)  # type: ignore[attr-defined]
+            return self.source(self.model, images, self.labels)
 
     def observe(self, params: MixParams) -> None:
         """Accumulate the mixing diagnostics on the device (no host sync): area of x_i, lambda, |lambda - area|,
@@ -107,7 +103,7 @@ class MixStep:
         saliency_layer: str | None = None,
         mix_times: int = 1,
         mix_reduction: str = "sum",
-        label_smoothing: float = 0.0,
+        label_smoothing: float | None = None,
         generator: torch.Generator | None = None,
         autocast: Callable[[], contextlib.AbstractContextManager] | None = None,
     ) -> None:
@@ -121,15 +117,20 @@ class MixStep:
             raise ValueError(f"mix_reduction must be 'sum' or 'mean', got {mix_reduction!r}")
         self.model, self.mixer = model, mixer
         self.net = net if net is not None else model
+        if hasattr(self.net, "_orig_mod") and not mixer.compile_safe:
+            raise ValueError(f"{type(mixer).__name__} mixes through hooks inside the network: it cannot score a "
+                             "torch.compile'd net; pass the uncompiled one")  # fmt: skip
         self.objective = mixer.default_objective if objective == "auto" else objective
         if mixer.uses_clean_logits and self.objective != "clean+mixed":
             raise ValueError(f"{type(mixer).__name__} scores its views against the clean logits: objective must be "
                              f"'clean+mixed' or 'auto', got {objective!r}")  # fmt: skip
         self.source = self._source(mixer, saliency, saliency_layer)
+        mixer.check_source(self.source)
         if self.source is not None:
             self.source.attach(model)
         self.mix_times, self.mix_reduction = mix_times, mix_reduction
-        self.label_smoothing = float(label_smoothing)
+        # The clean loss is smoothed as the mixer smooths its soft labels unless told otherwise.
+        self.label_smoothing = mixer.label_smoothing if label_smoothing is None else float(label_smoothing)
         self.generator = generator
         self.autocast = autocast or contextlib.nullcontext
         self.stats: Tensor | None = None  # [area, lambda, gap, empty, count] sums since the last read_stats()
@@ -171,16 +172,17 @@ class MixStep:
                           self.objective == "clean+mixed", self.autocast, self._stats(images))  # fmt: skip
         prepared = self.mixer.prepare(step)
         k = self.mix_times
-        for _ in range(k):
+        for i in range(k):
             with self.autocast():
                 loss, samples = self.mixer.mixed_loss(step, prepared)
             # "mean" keeps the step on augmented data the same size for every k; "sum" grows it with k.
             loss = loss / k if self.mix_reduction == "mean" and k > 1 else loss
-            if pending is not None:
-                yield LossTerm(pending.loss + loss, pending.samples + samples, pending.logits)
-                pending = None
-            else:
+            if pending is None:
                 yield LossTerm(loss, samples)
+                continue
+            pending = LossTerm(pending.loss + loss, pending.samples + samples, pending.logits)
+            if i == k - 1:  # every term that reads the clean logits goes into one backward with the clean loss
+                yield pending
 
     def __call__(self, images: Tensor, labels: Tensor, *, mixing: bool = True) -> Tensor:
         """The step's whole loss (sum of ``terms``), for loops that call ``backward`` themselves."""

@@ -149,3 +149,43 @@ def test_close_detaches_the_hook() -> None:
     hooks = sum(len(m._forward_hooks) for m in model.modules())
     step.close()
     assert hooks >= 1 and sum(len(m._forward_hooks) for m in model.modules()) == 0
+
+
+def test_augmix_with_k_views_backpropagates_once_through_the_clean_logits() -> None:
+    mixer = sg.AugMix(num_classes=NUM_CLASSES)
+    mixer.bind_data(torch.full((3,), 0.5), torch.full((3,), 0.25))
+    terms = list(sg.MixStep(Counting(), mixer, mix_times=2, generator=seeded()).terms(*batch(4)))
+    assert len(terms) == 1 and terms[0].samples == 4 + 2 * 4 * 2
+    terms[0].loss.backward()  # one graph, so no "backward through the graph a second time"
+
+
+def test_frozen_batch_norm_stays_frozen_through_a_backward_saliency_pass() -> None:
+    model = Counting()
+    frozen = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)][:2]
+    for module in frozen:
+        module.eval()
+    step = sg.MixStep(model, sg.SaliencyGrafting(num_classes=NUM_CLASSES), saliency="grad_cam", objective="mixed",
+                      generator=seeded())  # fmt: skip
+    step(*batch())
+    assert model.training and all(not m.training for m in frozen)
+
+
+def test_clean_loss_is_smoothed_like_the_mixer_unless_told_otherwise() -> None:
+    mixer = sg.SaliencyGrafting(num_classes=NUM_CLASSES, label_smoothing=0.2)
+    assert sg.MixStep(Counting(), mixer).label_smoothing == 0.2
+    assert sg.MixStep(Counting(), mixer, label_smoothing=0.0).label_smoothing == 0.0
+
+
+def test_a_chain_reports_its_saliency_stage_in_the_diagnostics() -> None:
+    chain = sg.create_mixer("saliency_grafting+cutout", NUM_CLASSES, threshold=0.999)  # SG grafts nothing
+    step = sg.MixStep(Counting(), chain, generator=seeded())
+    step(*batch())
+    stats = step.read_stats()
+    assert stats["mix_empty"] == 1 and stats["mix_area"] == 0  # SG's empty grafts, not Cutout's kept area
+
+
+def test_a_source_the_mixer_cannot_use_is_refused_when_the_step_is_built() -> None:
+    with pytest.raises(ValueError, match="input_gradient"):
+        sg.MixStep(Counting(), sg.create_mixer("puzzlemix", NUM_CLASSES, adv_p=0.5), saliency="grad_cam")
+    with pytest.raises(ValueError, match="would go unused"):
+        sg.MixStep(Counting(), sg.create_mixer("mixup+saliencymix", NUM_CLASSES), saliency="grad_cam")

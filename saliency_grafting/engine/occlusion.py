@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import Tensor, nn
 
 from saliency_grafting.mixing import functional as MF
 from saliency_grafting.saliency import FeatureLayer, ForwardSaliency
+from saliency_grafting.saliency.forward import mode
 
 __all__ = ["occlude_top_regions", "occluder", "occlusion_by_reference"]
 
@@ -32,16 +35,12 @@ def _ranked_by(net: nn.Module, fraction: float, grid: int, layer: str | None, *,
     def transform(images: Tensor, labels: Tensor) -> Tensor:
         if fraction == 0:
             return images
-        was_training = net.training
-        if eval_mode:
-            net.eval()
-        try:
-            with ForwardSaliency(net, resolved["layer"]) as hook, torch.no_grad():
+        in_eval = mode(net, False) if eval_mode else contextlib.nullcontext()
+        with in_eval, ForwardSaliency(net, resolved["layer"]) as hook:
+            with torch.no_grad():
                 net(images)
-                saliency = hook.saliency
-                resolved["layer"] = hook.feature_layer or resolved["layer"]
-        finally:
-            net.train(was_training)
+            saliency = hook.saliency
+            resolved["layer"] = hook.feature_layer or resolved["layer"]
         return occlude_top_regions(images, saliency, fraction, grid)
 
     return transform

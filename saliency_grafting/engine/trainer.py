@@ -136,6 +136,7 @@ class Trainer:
             raise ValueError(f"--batch-size {config.batch_size} exceeds the training images ({config.batch_size} "
                              "or more are needed for one batch)")  # fmt: skip
         self.mixer = mixer
+        mixer.bind_data(self.train_loader.mean, self.train_loader.std)  # pixel-space mixers (PuzzleMix, AugMix)
         model = model.to(self.device)
         if config.channels_last:
             model = model.to(memory_format=torch.channels_last)
@@ -187,7 +188,6 @@ class Trainer:
         loaders = make_loaders(data, config, device, rank, world_size)
         mixer = create_mixer(config.mixer, data.num_classes, label_smoothing=config.label_smoothing,
                              validate=False, **config.mixer_args)  # fmt: skip
-        mixer.bind_data(data.mean, data.std)
         model = create_model(config.model, data.num_classes, **config.model_args)
         model = apply_regularizer(model, config.regularizer, **config.regularizer_args)
         return cls(model, mixer, loaders, config, callbacks=callbacks, data=data)
@@ -257,6 +257,8 @@ class Trainer:
             torch.cuda.synchronize(self.device)
         seconds = time.perf_counter() - start
         loss_sum, errors, clean = sums.tolist()
+        if self.world_size > 1 and self.step.stats is not None:
+            dist.all_reduce(self.step.stats)  # every rank's mixes, not rank 0's alone
         diagnostics = self.step.read_stats()  # accumulated on the device; read once per epoch
         if diagnostics.get("mix_empty", 0.0) > 0.9 and self.is_main:
             print(f"sgraft: warning: {100 * diagnostics['mix_empty']:.0f} % of the mixed samples of epoch {epoch + 1} "

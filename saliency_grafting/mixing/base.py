@@ -15,6 +15,7 @@ from saliency_grafting.mixing import _checks as C
 from saliency_grafting.mixing import functional as MF
 
 if TYPE_CHECKING:
+    from saliency_grafting.saliency.sources import SaliencySource
     from saliency_grafting.step import StepInputs
 
 __all__ = ["BetaMixer", "MixParams", "Mixer", "NoMix", "SaliencyKind"]
@@ -129,6 +130,9 @@ class Mixer(metaclass=C.KeywordOnly):
 
     def bind_data(self, mean: Tensor, std: Tensor) -> None:
         """Learn the dataset's normalisation (for mixers that work on pixel values); a no-op by default."""
+
+    def check_source(self, source: SaliencySource | None) -> None:
+        """Raise ``ValueError`` if this mixer cannot use the saliency ``source`` (checked once, building a step)."""
 
     def prepare(self, step: StepInputs) -> Any:
         """What every mixed batch of one step shares, computed once per step: the step's saliency by default."""

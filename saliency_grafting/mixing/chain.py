@@ -15,6 +15,7 @@ from saliency_grafting.mixing import functional as MF
 from saliency_grafting.mixing.base import Mixer, MixParams, SaliencyKind
 
 if TYPE_CHECKING:
+    from saliency_grafting.saliency.sources import SaliencySource
     from saliency_grafting.step import StepInputs
 
 __all__ = ["Chain", "ChainParams"]
@@ -180,6 +181,13 @@ class Chain(Mixer):
         for stage in self.stages:
             stage.bind_data(mean, std)
 
+    def check_source(self, source: SaliencySource | None) -> None:
+        if source is not None and self._saliency_stage is None:
+            raise ValueError(f"no stage of {self!r} takes the clean batch's saliency (only a first stage can), so a "
+                             f"saliency source ({source.name}) would go unused")  # fmt: skip
+        if self._saliency_stage is not None:
+            self.stages[self._saliency_stage].check_source(source)
+
     def prepare(self, step: StepInputs) -> list[Any]:
         """The first stage's preparation from the clean batch (its saliency); the other stages get ``None``."""
         return [stage.prepare(step) if k == self._saliency_stage else None for k, stage in enumerate(self.stages)]
@@ -187,10 +195,15 @@ class Chain(Mixer):
     def mixed_loss(self, step: StepInputs, prepared: Any) -> tuple[Tensor, int]:
         """Earlier stages draw and mix in turn (labels unsmoothed); the last one mixes and scores the batch."""
         images, targets = step.images, MF.to_targets(step.labels, self.num_classes)
-        for stage, ready in zip(self.stages[:-1], prepared[:-1], strict=True):
+        observed = False  # the diagnostics describe the saliency stage's mix when there is one (SG's empty grafts)
+        for k, (stage, ready) in enumerate(zip(self.stages[:-1], prepared[:-1], strict=True)):
             params = stage.draw(dataclasses.replace(step, images=images, labels=targets), ready)
+            if k == self._saliency_stage:
+                step.observe(params)
+                observed = True
             images, targets = stage._mix_images(images, params), stage.mix_labels(targets, params)
-        return self.stages[-1].mixed_loss(dataclasses.replace(step, images=images, labels=targets), prepared[-1])
+        last = dataclasses.replace(step, images=images, labels=targets, stats=None if observed else step.stats)
+        return self.stages[-1].mixed_loss(last, prepared[-1])
 
     def __repr__(self) -> str:
         return " + ".join(repr(stage) for stage in self.stages)

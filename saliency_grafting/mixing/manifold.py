@@ -106,12 +106,16 @@ class ManifoldMixup(BetaMixer):
         soft = self.soft_labels(labels, params)
         if params.layer == 0:
             return model(self._mix_images(images, params)), soft
-        name = (self.layers or find_stages(model))[params.layer - 1]
+        inner = model  # DDP's and torch.compile's wrappers run the inner module, hooks included
+        while isinstance(getattr(inner, "module", None), nn.Module) or isinstance(getattr(inner, "_orig_mod", None),
+                                                                                    nn.Module):  # fmt: skip
+            inner = getattr(inner, "module", None) or inner._orig_mod
+        name = (self.layers or find_stages(inner))[params.layer - 1]
 
         def mix(module: nn.Module, inputs: object, output: Tensor) -> Tensor:
             return MF.mix_images(output, params.perm, params.lam.view(-1, 1, 1, 1))
 
-        handle = model.get_submodule(name).register_forward_hook(mix)
+        handle = inner.get_submodule(name).register_forward_hook(mix)
         try:
             return model(images), soft
         finally:

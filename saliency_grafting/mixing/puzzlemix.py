@@ -20,6 +20,7 @@ from saliency_grafting.mixing import functional as MF
 from saliency_grafting.mixing.base import Mixer, MixParams, SaliencyKind
 
 if TYPE_CHECKING:
+    from saliency_grafting.saliency.sources import SaliencySource
     from saliency_grafting.step import StepInputs
 
 __all__ = ["AdversarialDraw", "PuzzleMix", "PuzzleMixParams", "transport_blocks", "transport_plan"]
@@ -236,6 +237,11 @@ class PuzzleMix(Mixer):
     def bind_data(self, mean: Tensor, std: Tensor) -> None:
         if self.mean is None:  # its smoothness term and noise work on pixels
             self.mean, self.std = tuple(mean.tolist()), tuple(std.tolist())
+
+    def check_source(self, source: SaliencySource | None) -> None:
+        if self.adv_p > 0 and not hasattr(source, "with_gradient"):
+            raise ValueError("PuzzleMix's adversarial noise (adv_p > 0) needs the input_gradient saliency source, "
+                             f"got {getattr(source, 'name', None)!r}")  # fmt: skip
 
     def prepare(self, step: StepInputs) -> tuple[Tensor, tuple[AdversarialDraw, Tensor] | None]:
         """The input-gradient pass (at the noisy images when adversarial noise is drawn) and the noise."""

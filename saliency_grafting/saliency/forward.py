@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
@@ -9,7 +12,14 @@ from torch.utils.hooks import RemovableHandle
 from saliency_grafting.saliency.feature_maps import _Probe
 from saliency_grafting.saliency.layouts import LAYOUTS, FeatureLayer, reduce_features
 
-__all__ = ["FeatureLayer", "ForwardSaliency", "find_last_conv_stage", "reduce_features", "resolve_feature_layer"]
+__all__ = [
+    "FeatureLayer",
+    "ForwardSaliency",
+    "find_last_conv_stage",
+    "mode",
+    "reduce_features",
+    "resolve_feature_layer",
+]
 
 
 def _last_conv_name(model: nn.Module) -> str | None:
@@ -135,18 +145,26 @@ class ForwardSaliency:
         self.remove()
 
 
+@contextlib.contextmanager
+def mode(model: nn.Module, training: bool) -> Iterator[nn.Module]:
+    """``model`` in train (or eval) mode for the block, then every submodule back in its own mode (a frozen
+    BatchNorm of a fine-tuning loop stays frozen)."""
+    modes = [(module, module.training) for module in model.modules()]
+    model.train(training)
+    try:
+        yield model
+    finally:
+        for module, was in modes:
+            module.training = was
+
+
 def resolve_feature_layer(model: nn.Module, images: Tensor, *, min_size: int = 4) -> FeatureLayer:
     """The layer ``ForwardSaliency(model, min_size=min_size)`` chooses for inputs shaped like ``images``.
 
     Runs one forward pass under ``no_grad`` in eval mode (BN statistics untouched; the mode is restored), e.g. to
     give Grad-CAM the same layer as forward saliency.
     """
-    training = model.training
-    try:
-        with ForwardSaliency(model, min_size=min_size) as hook, torch.no_grad():
-            model.eval()
-            model(images)
-            assert hook.feature_layer is not None
-            return hook.feature_layer
-    finally:
-        model.train(training)
+    with mode(model, False), ForwardSaliency(model, min_size=min_size) as hook, torch.no_grad():
+        model(images)
+        assert hook.feature_layer is not None
+        return hook.feature_layer

@@ -247,3 +247,17 @@ def test_empty_grafts_are_counted_and_warned_about(capsys: pytest.CaptureFixture
     healthy = Trainer.from_config(TrainConfig(epochs=1, **SMALL), data=small_data()).train_epoch(0)
     assert 0 < healthy["mix_area"] < 1 and healthy["mix_empty"] < 0.9
     assert "kept nothing" not in capsys.readouterr().err
+
+
+def test_a_trainer_built_from_parts_binds_the_data_normalisation_to_the_mixer() -> None:
+    from saliency_grafting.engine.trainer import make_loaders
+    from saliency_grafting.mixing import create_mixer
+    from saliency_grafting.models import create_model
+
+    config = TrainConfig(epochs=1, mixer="puzzlemix", **SMALL)
+    data = small_data()
+    loaders = make_loaders(data, config, torch.device("cpu"))
+    mixer = create_mixer("puzzlemix", data.num_classes)
+    Trainer(create_model("convnet_small", data.num_classes, width=4), mixer, loaders, config)
+    assert mixer.mean == pytest.approx(tuple(data.mean.tolist()))
+    assert mixer.std == pytest.approx(tuple(data.std.tolist()))
