@@ -167,9 +167,21 @@ def _reproduce(args: argparse.Namespace) -> None:
     if args.seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
     out = Path(args.out or f"reproduce/{args.scale}")
+    for flag, chosen, attribute in (("--row", args.row, "row"), ("--column", args.column, "column")):
+        labels = {getattr(cell, attribute) for n in names for cell, _, _ in plan(n, args.scale, 1, None, records=out)}
+        for label in [c for c in chosen or [] if c not in labels]:
+            valid = ", ".join(sorted(map(repr, labels)))
+            raise ValueError(f"{flag} {label!r} names no cell of {', '.join(names)} at scale {args.scale}; "
+                             f"valid: {valid}{suggest(label, sorted(labels))}")  # fmt: skip
+
+    def wanted(cell: Any) -> bool:
+        return (args.row is None or cell.row in args.row) and (args.column is None or cell.column in args.column)
+
     if args.dry_run:  # one line per run; "done" when its record exists in --out
         for name in names:
             for cell, seed, config in plan(name, args.scale, args.seeds, args.data_dir, records=out):
+                if not wanted(cell):
+                    continue
                 status = "done" if record_path(out, config).exists() else "todo"
                 print(f"{status}\t{name}\t{cell.row}\t{cell.column}\tseed {seed}\t{config.model} {config.mixer} "
                       f"{config.regularizer} epochs {config.epochs}")  # fmt: skip
@@ -181,7 +193,8 @@ def _reproduce(args: argparse.Namespace) -> None:
     for name in names:
         runs_dir = Path(args.runs_dir) if args.runs_dir else None
         if not args.report_only:
-            run_experiment(name, args.scale, args.seeds, out, args.data_dir, runs_dir=runs_dir)
+            run_experiment(name, args.scale, args.seeds, out, args.data_dir, runs_dir=runs_dir, rows=args.row,
+                           columns=args.column)  # fmt: skip
         if args.reference_occlusion and EXPERIMENTS[name].occlusion:
             from saliency_grafting.experiments.reference import add_reference_occlusion
 
@@ -241,6 +254,18 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--data-dir", help="the dataset of the experiments (paper: CIFAR-100 / Tiny-ImageNet / ImageNet)")
     rep.add_argument("--out", help="where records, report and plots go (default reproduce/<scale>)")
     rep.add_argument("--runs-dir", help="where run directories (checkpoints) go (default OUT/runs)")
+    rep.add_argument(
+        "--row",
+        action="append",
+        metavar="LABEL",
+        help="train only the cells of this row (a method label as in --dry-run; repeatable)",
+    )
+    rep.add_argument(
+        "--column",
+        action="append",
+        metavar="LABEL",
+        help="train only the cells of this column (e.g. '100 · same compute'; repeatable)",
+    )
     rep.add_argument("--dry-run", action="store_true", help="list the runs without training")
     rep.add_argument("--report-only", action="store_true", help="aggregate the finished runs, train nothing")
     rep.add_argument("--reference-occlusion", action="store_true",

@@ -17,6 +17,7 @@ __all__ = [
     "fmt",
     "mean_se",
     "occlusion_ranking",
+    "overfit_criterion",
     "paired_rows",
     "sg_rank",
     "slopes",
@@ -167,6 +168,28 @@ def occlusion_ranking(cells: Cells) -> str:
                 line += f", SG {_against_rival(cells, order, SG, column, metric)}"
             parts.append(line)
     return "; ".join(parts) + "."
+
+
+# The cpu scale's criterion (issue 9): vanilla fits its training set and generalises much worse.
+MAX_TRAIN_ERROR = 2.0
+MIN_GAP = 15.0
+
+
+def overfit_criterion(cells: Cells) -> str:
+    """Per cell: training error (clean, final weights) and test error, and whether the overfitting criterion holds.
+
+    The criterion: training error at most ``MAX_TRAIN_ERROR`` % and test error at least ``MIN_GAP`` points higher.
+    """
+    parts = []
+    for (row, column), values in cells.items():
+        train = values.get("train_clean_top1_error") or values.get("train_top1_error")
+        if not values.get("top1_error") or not train:
+            continue
+        test, fit = statistics.fmean(values["top1_error"]), statistics.fmean(train)
+        holds = fit <= MAX_TRAIN_ERROR and test - fit >= MIN_GAP
+        parts.append(f"{row} at {column}: train {fit:.2f} %, test {test:.2f} % ({'meets' if holds else 'fails'})")
+    return ("criterion: training error <= 2 % and test error >= 15 points higher; " + "; ".join(parts) + "."
+            if parts else "no run with a training error yet.")  # fmt: skip
 
 
 def tune_best(cells: Cells) -> str:

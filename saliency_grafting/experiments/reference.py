@@ -12,7 +12,6 @@ gap of every method, mixed-only ones included). Both run after the experiment, o
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import sys
@@ -20,7 +19,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from saliency_grafting.experiments.runner import OCCLUSION_FRACTIONS, _dataset, plan, record_path, run_key
+from saliency_grafting.experiments.runner import (
+    OCCLUSION_FRACTIONS,
+    TRAIN_KEY,
+    _dataset,
+    plan,
+    record_path,
+    run_key,
+    train_error,
+)
 
 __all__ = [
     "REFERENCE_KEY",
@@ -33,7 +40,6 @@ __all__ = [
 ]
 
 REFERENCE_KEY = "occlusion_top1_error_reference"
-TRAIN_KEY = "train_top1_error_clean"  # the final weights' error on the run's own training subset, no augmentation
 REFERENCE_ROW = "Vanilla"
 GRID = 8  # regions per side, as in the runs' own occlusion
 
@@ -148,19 +154,10 @@ def add_train_error(
     name: str, scale: str, seeds: int, out: Path, runs_dir: Path, *, data_dir: str | None = None,
     log: Callable[[str], None] = _log,
 ) -> int:  # fmt: skip
-    """Add ``TRAIN_KEY``: each finished run's top-1 error on its own training subset (clean images, eval mode).
-
-    The summary's ``final_train_top1_error`` is the last epoch's running error on augmented clean batches, and
-    missing for methods that train on mixed batches only; this one is measured alike for every method.
-    """
-    from saliency_grafting.engine import evaluate, make_loaders
+    """Add ``TRAIN_KEY`` (``runner.train_error``) to finished records made before runs recorded it themselves."""
 
     def measure(trainer: Any) -> dict[str, Any]:
-        data = trainer.data
-        own = dataclasses.replace(data, test_images=data.train_images, test_labels=data.train_labels,
-                                  test_files=data.train_files)  # fmt: skip
-        loader = make_loaders(own, trainer.config, trainer.device)[1]
-        return {TRAIN_KEY: evaluate(trainer.net, loader, autocast=trainer.autocast)["top1_error"]}
+        return {TRAIN_KEY: train_error(trainer)}
 
     cache: dict[str, Any] = {}
     return _posthoc(name, scale, seeds, Path(out), Path(runs_dir), lambda record: TRAIN_KEY in record, measure,

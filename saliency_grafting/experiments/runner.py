@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from saliency_grafting.config import TrainConfig
 from saliency_grafting.experiments.core import Cell, cells_for
 
-__all__ = ["OCCLUSION_FRACTIONS", "learning_curve", "plan", "record_path", "run_cell", "run_experiment", "run_key"]
+__all__ = [
+    "OCCLUSION_FRACTIONS", "TRAIN_KEY", "claim", "learning_curve", "plan", "record_path", "run_cell", "run_experiment",
+    "run_key", "train_error",
+]  # fmt: skip
 
 OCCLUSION_FRACTIONS = (0.0, 0.125, 0.25)
+TRAIN_KEY = "train_top1_error_clean"  # the final weights' error on the run's own training subset, no augmentation
 
 
 # Config fields added after records began, with the value every older run had: left out of the key at that value,
@@ -95,6 +100,58 @@ def _dataset(config: TrainConfig, cache: dict[str, Any]) -> Any:
     return subset(data, config.per_class, config.seed, config.val_per_class)
 
 
+def train_error(trainer: Any) -> float:
+    """Top-1 error of ``trainer``'s network on its own training subset: clean images, eval mode, no augmentation.
+
+    The summary's ``final_train_top1_error`` is the last epoch's running error on augmented clean batches, and is
+    missing for methods that train on mixed batches only; this one is measured alike for every method.
+    """
+    from saliency_grafting.engine import evaluate, make_loaders
+
+    data = trainer.data
+    own = dataclasses.replace(data, test_images=data.train_images, test_labels=data.train_labels,
+                              test_files=data.train_files)  # fmt: skip
+    loader = make_loaders(own, trainer.config, trainer.device)[1]
+    return evaluate(trainer.net, loader, autocast=trainer.autocast)["top1_error"]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def claim(runs_dir: Path, key: str) -> Path | None:
+    """Claim run ``key`` for this process: the path of its claim file, or None while another live process holds it.
+
+    Several ``sgraft reproduce`` processes given one ``--runs-dir`` then share the work (each trains what no other
+    is training). A claim left by a dead process (same machine) is taken over, and the run resumes from its
+    checkpoint. The caller removes the file when the run is over.
+    """
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    path = runs_dir / f"{key}.claim"
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                holder = int(path.read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                holder = -1  # being written or garbled: a live writer is given the benefit of the doubt once
+            if holder == os.getpid() or (holder > 0 and not _alive(holder)):
+                path.unlink(missing_ok=True)  # stale (or our own): take it over
+                continue
+            return None
+        with os.fdopen(fd, "w") as handle:
+            handle.write(f"{os.getpid()}\n")
+        return path
+    return None
+
+
 def run_cell(
     config: TrainConfig, out: Path, *, runs_dir: Path | None = None, data_cache: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -113,6 +170,7 @@ def run_cell(
     for fraction in OCCLUSION_FRACTIONS:
         result = trainer.evaluate(occluder(trainer.model, fraction, 8, config.saliency_layer))
         occlusion[f"{fraction:g}"] = result["top1_error"]
+    own_error = train_error(trainer)
     trainer.close()
     record = {
         "key": key,
@@ -121,6 +179,7 @@ def run_cell(
         "git_commit": _git_commit(),
         "summary": summary,
         "occlusion_top1_error": occlusion,
+        TRAIN_KEY: own_error,
         "evaluated_on": data.evaluation,  # "test", or "validation" for tuning runs (val_per_class)
         "curve": learning_curve(trainer.history),
         "wall_seconds": time.perf_counter() - start,
@@ -142,12 +201,20 @@ def run_experiment(
     data_dir: str | None,
     *,
     runs_dir: Path | None = None,
+    rows: Sequence[str] | None = None,
+    columns: Sequence[str] | None = None,
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
 ) -> list[dict[str, Any]]:
-    """Run every missing (cell, seed) of ``name``; returns all its records. Shared cells run once for all tables."""
+    """Run every missing (cell, seed) of ``name``; returns the records of its finished runs.
+
+    Shared cells run once for all tables. ``rows`` / ``columns``: only the cells with one of these row / column
+    labels (None: all). A run another live process has claimed in the same runs folder is left to it (see ``claim``).
+    """
     records = []
     cache: dict[str, Any] = {}
-    runs = plan(name, scale, seeds, data_dir, records=out)
+    runs = [(cell, seed, config) for cell, seed, config in plan(name, scale, seeds, data_dir, records=out)
+            if (rows is None or cell.row in rows) and (columns is None or cell.column in columns)]  # fmt: skip
+    runs_root = runs_dir or out / "runs"
     for index, (cell, seed, config) in enumerate(runs, start=1):
         path = record_path(out, config)
         label = f"[{name} {index}/{len(runs)}] {cell.row} {cell.column} seed {seed}".replace("  ", " ")
@@ -155,8 +222,18 @@ def run_experiment(
             records.append(json.loads(path.read_text()))
             log(f"{label}: done before")
             continue
-        log(f"{label}: training")
-        record = run_cell(config, out, runs_dir=runs_dir, data_cache=cache)
+        held = claim(runs_root, run_key(config.to_dict()))
+        if held is None:
+            log(f"{label}: being trained by another process, left to it")
+            continue
+        try:
+            if path.exists():  # finished by another process between the check and the claim
+                records.append(json.loads(path.read_text()))
+                continue
+            log(f"{label}: training")
+            record = run_cell(config, out, runs_dir=runs_dir, data_cache=cache)
+        finally:
+            held.unlink(missing_ok=True)
         log(f"{label}: top-1 error {record['summary']['final_top1_error']:.2f} % in {record['wall_seconds']:.0f} s")
         records.append(record)
     return records

@@ -6,7 +6,7 @@ from typing import Any
 
 from saliency_grafting.experiments import claims, sections
 from saliency_grafting.experiments.core import Cell, Experiment, register
-from saliency_grafting.experiments.overfit import SALIENCY_SOURCES, grid, protocol_config
+from saliency_grafting.experiments.overfit import EPOCHS, SALIENCY_SOURCES, grid, protocol_config
 from saliency_grafting.experiments.settings import CPU_SMALL, METHODS, SCARCE, WRN, methods
 from saliency_grafting.experiments.tuning import tune_cells, tuned_cells
 
@@ -104,4 +104,28 @@ register(Experiment(
     name="fastpath", title="bf16 autocast + channels-last against fp32 (Vanilla, 100 per class)",
     claim="(not a claim of the paper) the fast path gives the same accuracy as fp32", kind="table",
     check=claims.fastpath_speed, cells={"cpu": lambda _: _fastpath()}, extras=sections.cpu_report(),
+))  # fmt: skip
+
+
+# Narrower networks than the cpu scale's (widths 16-128), for the criterion "the smallest that overfits".
+NETWORK_WIDTHS = ((8, 16, 32, 64), (16, 32, 64, 128))
+
+
+def _network() -> list[Cell]:
+    """Vanilla at every size of the cpu scale for each width set (16-128: Table 5's Vanilla cells, the same runs)."""
+    cells = []
+    for per_class in EPOCHS:
+        for widths in NETWORK_WIDTHS:
+            config = protocol_config("Vanilla", "paper", per_class)
+            if list(widths) != config["model_args"]["widths"]:
+                config = {**config, "model_args": {"widths": list(widths)}}
+            cells.append(Cell(f"widths {'-'.join(map(str, widths))}", str(per_class), config))
+    return cells
+
+
+register(Experiment(
+    name="network", title="Which network overfits: Vanilla's training and test error by width and images per class",
+    claim="(the cpu scale's criterion) the smallest network with training error <= 2 % and test error >= 15 "
+          "points higher at every size", kind="table",
+    check=claims.overfit_criterion, cells={"cpu": lambda _: _network()},
 ))  # fmt: skip
