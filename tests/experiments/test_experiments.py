@@ -13,9 +13,9 @@ from saliency_grafting.mixing import create_mixer
 from saliency_grafting.models import MODELS
 
 UNDEFINED = {
-    "paper": {"tune", "tuned", "fastpath"},
+    "paper": {"tune", "tuned", "fastpath", "network"},
     "cpu": {"sweep"},
-    "cpu-small": {"tune", "tuned", "fastpath", "wallclock", "saliency"},
+    "cpu-small": {"tune", "tuned", "fastpath", "wallclock", "saliency", "network"},
 }
 
 
