@@ -16,9 +16,11 @@ go table5 --column "100 · paper"           # the headline comparison, 3 seeds
 go network --seeds 1                       # the overfitting criterion at 250 per class, and a narrower network
 go table5 --column "100 · same compute"    # equal forward/backward sample passes
 go table5 --column "100 · same objective"  # every mixer on clean + mixed
-go table5                                  # 50 and 250 per class
-go tune --seeds 1                          # same tuning budget per method, validation split
-go tuned
+go table5 --column "250 · paper" --seeds 1 # every size at seed 0 first
+go tune --seeds 1                          # same tuning budget per method, validation split (seed 0 first)
+go tuned                                   # each method's default and selection on fresh seeds, test set
+go table5                                  # seeds 1-2 at 50 and 250 per class
+go tune                                    # seeds 1-2 of the tuning
 go table6 --reference-occlusion
 go table1
 go table7
