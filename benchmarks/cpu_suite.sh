@@ -14,6 +14,7 @@ export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 go() { sgraft reproduce "$@" --scale cpu --data-dir "$data" --out "$out" --runs-dir "$runs" > /dev/null; }
 go table5 --column "100 · paper"           # the headline comparison, 3 seeds
 go network --seeds 1                       # the overfitting criterion at 250 per class, and a narrower network
+go fastpath --seeds 1                      # bf16 + channels-last against fp32 on one cell
 go table5 --column "100 · same compute"    # equal forward/backward sample passes
 go table5 --column "100 · same objective"  # every mixer on clean + mixed
 go table5 --column "250 · paper" --seeds 1 # every size at seed 0 first
@@ -26,4 +27,3 @@ go table1
 go table7
 go fig4
 go fig3
-go fastpath
