@@ -11,7 +11,9 @@ data=${1:?usage: cpu_suite.sh DATA_DIR [OUT] [RUNS_DIR]}
 out=${2:-docs/results}
 runs=${3:-$out/runs}
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
-go() { sgraft reproduce "$@" --scale cpu --data-dir "$data" --out "$out" --runs-dir "$runs" > /dev/null; }
+# A step that fails is logged and the worker goes on to the next one.
+go() { sgraft reproduce "$@" --scale cpu --data-dir "$data" --out "$out" --runs-dir "$runs" > /dev/null ||
+  echo "cpu_suite: failed: $*" >&2; }
 go table5 --column "100 · paper"           # the headline comparison, 3 seeds
 go network --seeds 1                       # the overfitting criterion at 250 per class, and a narrower network
 go fastpath --seeds 1                      # bf16 + channels-last against fp32 on one cell
@@ -22,6 +24,7 @@ go tune --seeds 1                          # same tuning budget per method, vali
 go tuned                                   # each method's default and selection on fresh seeds, test set
 go table5                                  # seeds 1-2 at 50 and 250 per class
 go tune                                    # seeds 1-2 of the tuning
+go fastpath                                # the fp32 check on 3 seeds
 go table6 --reference-occlusion
 go table1
 go table7
