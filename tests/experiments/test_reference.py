@@ -60,8 +60,10 @@ def test_reference_occlusion_is_added_to_finished_records(tmp_path: Path, tiny_c
 
 def test_reference_needs_run_files(tmp_path: Path, tiny_cells: list[Cell]) -> None:
     (tmp_path / "records").mkdir()
-    with pytest.raises(ValueError, match=r"expected config\.yaml and checkpoint\.pt"):
+    with pytest.raises(ValueError, match="neither a run directory nor a record"):  # the default reference
         add_reference_occlusion("table6", "cpu", 1, tmp_path, tmp_path / "runs")
+    with pytest.raises(ValueError, match=r"expected config\.yaml and checkpoint\.pt"):  # one given by the user
+        add_reference_occlusion("table6", "cpu", 1, tmp_path, tmp_path / "runs", reference=tmp_path / "nowhere")
 
 
 def test_validation_runs_never_see_the_test_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -111,3 +113,30 @@ def test_train_error_is_measured_on_each_runs_own_subset(tmp_path: Path, tiny_ce
     sg = next(r for r in records if r["config"]["mixer"] == "saliency_grafting")
     text = render("table6", "cpu", 1, tmp_path)
     assert f"| Saliency Grafting | 100 · paper | {sg[TRAIN_KEY]:.1f} |" in text  # the gap of a two-pass method
+
+
+def test_a_gone_reference_run_is_trained_again_from_its_record(tmp_path: Path, tiny_cells: list[Cell]) -> None:
+    runs, logs = tmp_path / "runs", []
+    records = run_experiment("table6", "cpu", 1, tmp_path, None, runs_dir=runs, log=logs.append)
+    reference = reference_run("table6", "cpu", runs)
+    shutil.rmtree(reference)
+    before = (tmp_path / "records" / f"{reference.name}.json").read_text()
+    assert add_reference_occlusion("table6", "cpu", 1, tmp_path, runs, log=logs.append) == 2
+    assert any("training it again" in line for line in logs) and (reference / "checkpoint.pt").exists()
+    after = json.loads((tmp_path / "records" / f"{reference.name}.json").read_text())
+    # the retrained reference is the recorded network: it ranks its own regions as its own saliency did
+    assert after[REFERENCE_KEY] == after["occlusion_top1_error"] == records[0]["occlusion_top1_error"]
+    assert {k: v for k, v in after.items() if k not in (REFERENCE_KEY, "occlusion_reference")} == json.loads(before)
+
+
+def test_a_retrained_reference_must_match_its_record(tmp_path: Path, tiny_cells: list[Cell]) -> None:
+    runs = tmp_path / "runs"
+    run_experiment("table6", "cpu", 1, tmp_path, None, runs_dir=runs, log=lambda line: None)
+    reference = reference_run("table6", "cpu", runs)
+    shutil.rmtree(reference)
+    path = tmp_path / "records" / f"{reference.name}.json"
+    record = json.loads(path.read_text())
+    record["summary"]["final_top1_error"] += 1.0  # a record that this code does not reproduce
+    path.write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="retrained reference"):
+        add_reference_occlusion("table6", "cpu", 1, tmp_path, runs, log=lambda line: None)
