@@ -131,9 +131,10 @@ def wallclock(ctx: ReportContext) -> list[str]:
 def compute(ctx: ReportContext) -> list[str]:
     """Per cell: training against test error (the overfitting gap) and the compute it took."""
     return [
-        "Per cell, overfitting and compute (train error: the final weights on the clean training subset where "
-        "measured (`--train-error`), else the last epoch's running error on clean batches, — for mixed-only "
-        "objectives; passes: forward/backward passes over the subset, warm-up epochs counted as one):",
+        "Per cell, overfitting and compute (train error: the final weights on the clean training subset, which "
+        "every record carries since commit e2afbe3 and `--train-error` adds to older ones from their run "
+        "directories; else the last epoch's running error on clean batches, — for mixed-only objectives; passes: "
+        "forward/backward passes over the subset, warm-up epochs counted as one):",
         "",
         *report_cpu.compute_table(ctx.experiment.name, ctx.scale, ctx.cells, ctx.out),
         "",
