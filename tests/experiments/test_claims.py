@@ -74,11 +74,18 @@ def test_overfit_criterion_needs_a_fitted_training_set_and_a_gap() -> None:
 
 def test_network_experiment_shares_table5s_vanilla_runs() -> None:
     from saliency_grafting.experiments import plan, run_key
+    from saliency_grafting.experiments.overfit import EPOCHS
 
     network = {(c.row, c.column): run_key(cfg.to_dict()) for c, _, cfg in plan("network", "cpu", 1, "/data")}
     table5 = {c.column: run_key(cfg.to_dict()) for c, _, cfg in plan("table5", "cpu", 1, "/data") if c.row == "Vanilla"}
     for size in ("50", "100", "250"):
-        assert network[("widths 16-32-64-128", size)] == table5[f"{size} · paper"]
-        assert network[("widths 8-16-32-64", size)] not in table5.values()
+        epochs = EPOCHS[int(size)]
+        assert network[("widths 16-32-64-128", f"{size} ({epochs} epochs)")] == table5[f"{size} · paper"]
+        assert network[("widths 8-16-32-64", f"{size} ({epochs} epochs)")] not in table5.values()
     narrow = [cfg for c, _, cfg in plan("network", "cpu", 1, "/data") if c.row == "widths 8-16-32-64"]
-    assert {cfg.model_args["widths"][0] for cfg in narrow} == {8} and {cfg.epochs for cfg in narrow} == {280, 120, 44}
+    assert {cfg.model_args["widths"][0] for cfg in narrow} == {8} and {cfg.epochs for cfg in narrow} == {
+        280,
+        120,
+        44,
+        66,
+    }
