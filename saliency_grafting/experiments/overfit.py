@@ -1,8 +1,9 @@
 """The ``cpu`` scale's base, protocols and pass counts: where augmentation can help (the network memorises its data).
 
 CIFAR-10 JPEGs, a 701 k-parameter PreAct-ResNet-18 (widths 16-128, last stage 4x4), bf16 autocast and channels-last,
-50 / 100 / 250 images per class (the analogue of the paper's 10 / 20 / 50 % of CIFAR-100) with the same number of
-optimisation steps at each size (~840 of batch 128). Each comparison is made under three protocols:
+50 / 100 / 250 images per class (the analogue of the paper's 10 / 20 / 50 % of CIFAR-100) with about the same number of
+optimisation steps at each size (~840 of batch 128; 1.5x that at 250 per class, where ~840 steps leave vanilla at 3 %
+training error: the ``network`` experiment). Each comparison is made under three protocols:
 
 - ``paper``: each method with its own paper's objective (SG: clean + grafted; the others: mixed only), equal epochs;
 - ``same objective``: every mixer trained on the clean and the mixed batch, equal epochs;
@@ -24,8 +25,10 @@ __all__ = [
     "sized",
 ]  # fmt: skip
 
-# Optimisation steps are held at ~840 per run: 7 steps of 128 per epoch at 100 per class (drop-last batches).
-EPOCHS = {50: 280, 100: 120, 250: 44}
+# Optimisation steps are held at ~840 per run (7 steps of 128 per epoch at 100 per class, drop-last batches), except
+# at 250 per class: 44 epochs (836 steps) left vanilla at 3.0 % training error, 66 epochs (1254 steps) at 0.24 %, and
+# the criterion of the scale is at most 2 % (measured by the ``network`` experiment, seed 0).
+EPOCHS = {50: 280, 100: 120, 250: 66}
 PROTOCOLS = ("paper", "same objective", "same compute")
 BASE: dict[str, Any] = {
     "dataset": "imagefolder", "model": "preactresnet18", "model_args": {"widths": [16, 32, 64, 128]},

@@ -110,7 +110,7 @@ register(Experiment(
 # Narrower networks than the cpu scale's (widths 16-128), for the criterion "the smallest that overfits", and at
 # 250 per class a longer schedule as well (1.5x the steps), as ~840 steps leave the training error just above 2 %.
 NETWORK_WIDTHS = ((8, 16, 32, 64), (16, 32, 64, 128))
-NETWORK_SCHEDULES = ((50, EPOCHS[50]), (100, EPOCHS[100]), (250, 44), (250, 66))
+NETWORK_SCHEDULES = ((50, EPOCHS[50]), (100, EPOCHS[100]), (250, 44), (250, EPOCHS[250]))
 
 
 def _network() -> list[Cell]:
