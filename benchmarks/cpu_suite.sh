@@ -15,16 +15,16 @@ export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 go() { sgraft reproduce "$@" --scale cpu --data-dir "$data" --out "$out" --runs-dir "$runs" > /dev/null ||
   echo "cpu_suite: failed: $*" >&2; }
 go table5 --column "100 · paper"           # the headline comparison, 3 seeds
-go network --seeds 1                       # the overfitting criterion at 250 per class, and a narrower network
+go network --seeds 1                       # the overfitting criterion per size, and a narrower network
 go fastpath --seeds 1                      # bf16 + channels-last against fp32 on one cell
 go table5 --column "100 · same compute"    # equal forward/backward sample passes
 go table5 --column "100 · same objective"  # every mixer on clean + mixed
-go table5 --column "250 · paper" --seeds 1 # every size at seed 0 first
+go fastpath                                # the fp32 check on 3 seeds
+go table5                                  # 50 and 250 per class, 3 seeds
 go tune --seeds 1                          # same tuning budget per method, validation split (seed 0 first)
 go tuned                                   # each method's default and selection on fresh seeds, test set
-go table5                                  # seeds 1-2 at 50 and 250 per class
 go tune                                    # seeds 1-2 of the tuning
-go fastpath                                # the fp32 check on 3 seeds
+go tuned                                   # the selection from all tuning seeds
 go table6 --reference-occlusion
 go table1
 go table7
