@@ -206,12 +206,30 @@ def tune_best(cells: Cells) -> str:
 
 
 def fastpath_speed(cells: Cells) -> str:
-    """bf16 + channels-last against fp32: the error difference and the wall-time speed-up."""
+    """bf16 + channels-last against fp32 on the seeds both have: the error difference and the training speed-up.
+
+    Only common seeds are compared, so the test is paired and the speed-up compares the same work; the speed-up is
+    the ratio of mean training seconds (evaluation excluded; wall time where a record has no training seconds).
+    """
     fast, slow = ("Vanilla", "bf16 + channels-last"), ("Vanilla", "fp32")
     if not (cells.get(fast, {}).get("top1_error") and cells.get(slow, {}).get("top1_error")):
         return "needs both cells."
-    speed = statistics.fmean(cells[slow]["wall_seconds"]) / statistics.fmean(cells[fast]["wall_seconds"])
-    return f"bf16 + channels-last {versus(cells, fast, slow, 'fp32')}; {speed:.2f}x faster (wall time)."
+    common = sorted(set(cells[fast]["seed"]) & set(cells[slow]["seed"]))
+    if not common:
+        return "needs both cells at a common seed."
+    pairs = {key: _at_seeds(cells[key], common) for key in (fast, slow)}
+    time = "train_seconds" if all(pairs[key].get("train_seconds") for key in pairs) else "wall_seconds"
+    speed = statistics.fmean(pairs[slow][time]) / statistics.fmean(pairs[fast][time])
+    seeds = ", ".join(map(str, common))
+    return (f"bf16 + channels-last {versus(pairs, fast, slow, 'fp32')} over seeds {seeds}; {speed:.2f}x faster "
+            f"({'training' if time == 'train_seconds' else 'wall'} time).")  # fmt: skip
+
+
+def _at_seeds(values: dict[str, list[float]], seeds: list[int]) -> dict[str, list[float]]:
+    """A cell's per-seed values at ``seeds`` only (lists that are not per seed are left out)."""
+    index = [values["seed"].index(seed) for seed in seeds]
+    return {metric: [series[i] for i in index] for metric, series in values.items()
+            if len(series) == len(values["seed"])}  # fmt: skip
 
 
 def _slope(xs: list[float], ys: list[float]) -> float:

@@ -31,6 +31,8 @@ def aggregate(name: str, scale: str, seeds: int, out: Path) -> dict[tuple[str, s
         values["top1_error"].append(summary["final_top1_error"])
         values["top5_error"].append(summary["final_top5_error"])
         values["wall_seconds"].append(record["wall_seconds"])
+        if summary.get("train_seconds") is not None:
+            values["train_seconds"].append(summary["train_seconds"])
         for fraction in OCCLUSION_FRACTIONS:
             values[f"occluded_{fraction:g}"].append(record["occlusion_top1_error"][f"{fraction:g}"])
             if REFERENCE_KEY in record:  # added post hoc (experiments.reference)

@@ -102,7 +102,7 @@ def test_table5_report_at_cpu_scale(tmp_path: Path) -> None:
             "5); 100 per class: holds under the paper protocol only (SG ranks paper 1 of 5, same objective 2 of 5, "
             "same compute 1 of 5)") in text  # fmt: skip
     assert "| Vanilla | 100 · paper | 0.5 | 50.5 | 50.0 | 1 | 120 | 120 | 1.5 |" in text  # gap = test - train
-    assert f"| {SG} | 250 · paper | — | 43.5 | — | 2 | 44 |" in text
+    assert f"| {SG} | 250 · paper | — | 43.5 | — | 2 | 66 | 129 |" in text  # 3 warm-up epochs of one pass
     assert (tmp_path / "table5_cpu.png").exists() and "![error against images per class](table5_cpu.png)" in text
 
 
@@ -133,12 +133,20 @@ def test_tuning_stages_report_the_selection(tmp_path: Path) -> None:
 
 
 def test_fastpath_check_compares_accuracy_and_speed() -> None:
-    cells = {("Vanilla", "bf16 + channels-last"): {"top1_error": [45.0, 46.0], "seed": [0, 1], "wall_seconds": [50.0]},
-             ("Vanilla", "fp32"): {"top1_error": [45.5, 45.5], "seed": [0, 1], "wall_seconds": [100.0]}}  # fmt: skip
+    cells = {("Vanilla", "bf16 + channels-last"): {"top1_error": [45.0, 46.0], "seed": [0, 1], "wall_seconds": [50.0,
+                                                   50.0], "train_seconds": [40.0, 40.0]},
+             ("Vanilla", "fp32"): {"top1_error": [45.5, 45.5], "seed": [0, 1], "wall_seconds": [100.0, 100.0],
+                                   "train_seconds": [60.0, 100.0]}}  # fmt: skip
     assert check_claim("fastpath", cells) == (
-        "bf16 + channels-last +0.00 points vs fp32 (within noise, 2 s.e. = 1.00, paired); "
-        "2.00x faster (wall time).")  # fmt: skip
+        "bf16 + channels-last +0.00 points vs fp32 (within noise, 2 s.e. = 1.00, paired) over seeds 0, 1; "
+        "2.00x faster (training time).")  # fmt: skip
     assert check_claim("fastpath", {("Vanilla", "fp32"): cells[("Vanilla", "fp32")]}) == "needs both cells."
+    # seeds that only one cell has are left out: seed 2's bf16 run (made under other load) is not compared
+    cells[("Vanilla", "bf16 + channels-last")] = {"top1_error": [45.0, 46.0, 30.0], "seed": [0, 1, 2],
+                                                   "wall_seconds": [50.0, 50.0, 500.0]}  # fmt: skip
+    assert check_claim("fastpath", cells).endswith("over seeds 0, 1; 2.00x faster (wall time).")
+    cells[("Vanilla", "fp32")] = {"top1_error": [45.5], "seed": [5], "wall_seconds": [100.0]}
+    assert check_claim("fastpath", cells) == "needs both cells at a common seed."
 
 
 @pytest.mark.parametrize("name", ["table1", "table6", "table7", "fig3", "fig4", "recipe", "fastpath"])
