@@ -25,7 +25,7 @@ go tune --seeds 1                          # same tuning budget per method, vali
 go tuned                                   # each method's default and selection on fresh seeds, test set
 go tune                                    # seeds 1-2 of the tuning
 go tuned                                   # the selection from all tuning seeds
-go table6 --reference-occlusion
+go table6 --reference-occlusion --retrain-missing  # occlusion ranked by one network too (lost runs retrained)
 go table1
 go table7
 go fig4

@@ -199,12 +199,13 @@ def _reproduce(args: argparse.Namespace) -> None:
             from saliency_grafting.experiments.reference import add_reference_occlusion
 
             reference = Path(args.reference_run) if args.reference_run else None
-            add_reference_occlusion(name, args.scale, args.seeds, out, runs_dir or out / "runs",
-                                    reference=reference, data_dir=args.data_dir)  # fmt: skip
+            add_reference_occlusion(name, args.scale, args.seeds, out, runs_dir or out / "runs", reference=reference,
+                                    data_dir=args.data_dir, retrain_missing=args.retrain_missing)  # fmt: skip
         if args.train_error:
             from saliency_grafting.experiments.reference import add_train_error
 
-            add_train_error(name, args.scale, args.seeds, out, runs_dir or out / "runs", data_dir=args.data_dir)
+            add_train_error(name, args.scale, args.seeds, out, runs_dir or out / "runs", data_dir=args.data_dir,
+                            retrain_missing=args.retrain_missing)  # fmt: skip
         sections.append(render(name, args.scale, args.seeds, out, plot_dir=out))
     report = "\n".join(sections)
     out.mkdir(parents=True, exist_ok=True)
@@ -274,6 +275,12 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--train-error", action="store_true",
                      help="add each finished run's error on its own training subset (clean images, final weights) "
                           "to its record, from --runs-dir: the overfitting gap of every method")  # fmt: skip
+    rep.add_argument(
+        "--retrain-missing",
+        action="store_true",
+        help="with --reference-occlusion / --train-error: train a finished run again when its run directory is "
+        "gone (checked against its record: runs are bit-identical), instead of skipping it",
+    )
     rep.add_argument(
         "--reference-run",
         metavar="RUN_DIR",

@@ -57,32 +57,28 @@ def reference_run(name: str, scale: str, runs_dir: Path, out: Path | None = None
     raise ValueError(f"experiment {name!r} at scale {scale!r} has no {REFERENCE_ROW} cell to take as the reference")
 
 
-def _retrain_if_gone(
-    name: str, scale: str, reference: Path, out: Path, runs_dir: Path, data_dir: str | None,
-    log: Callable[[str], None],
-) -> None:  # fmt: skip
-    """Train the default reference run again when its run directory is gone but its record is there.
+def retrain(config: Any, out: Path, runs_dir: Path, *, cache: dict[str, Any] | None = None) -> Path:
+    """Train a recorded run again into ``runs_dir`` (its run directory was lost) and check it against its record.
 
     Runs are bit-identical across processes and commits (``benchmarks/check_record.py``), so the retrained network is
-    the recorded one; its test error is compared with the record's, and a mismatch is an error. The record is left
-    as it was (the new run writes its own into a temporary folder).
+    the recorded one: its test error must equal the record's, or this raises ``ValueError``. The record is left as it
+    was (the new run writes its own into a temporary folder). Returns the run directory.
     """
-    if (reference / "checkpoint.pt").exists():
-        return
     from saliency_grafting.experiments.runner import run_cell
 
-    config = next(c for cell, _, c in plan(name, scale, 1, data_dir, records=out) if cell.row == REFERENCE_ROW)
+    key = run_key(config.to_dict())
     recorded = record_path(out, config)
     if not recorded.exists():
-        raise ValueError(f"experiment {name!r}: the reference run {reference.name} has neither a run directory nor "
-                         f"a record; run the experiment first")  # fmt: skip
-    log(f"[{name}] reference run {reference.name}: its run directory is gone, training it again")
+        raise ValueError(f"run {key} has neither a run directory nor a record; run the experiment first")
     with tempfile.TemporaryDirectory() as tmp:
-        again = run_cell(config, Path(tmp), runs_dir=runs_dir)
-    expected = json.loads(recorded.read_text())["summary"]["final_top1_error"]
-    if again["summary"]["final_top1_error"] != expected:
-        raise ValueError(f"the retrained reference run {reference.name} has test error "
-                         f"{again['summary']['final_top1_error']} against {expected} in its record")  # fmt: skip
+        again = run_cell(config, Path(tmp), runs_dir=runs_dir, data_cache=cache)
+    expected, got = (
+        json.loads(recorded.read_text())["summary"]["final_top1_error"],
+        again["summary"]["final_top1_error"],
+    )
+    if got != expected:
+        raise ValueError(f"the retrained run {key} has test error {got} against {expected} in its record")
+    return Path(runs_dir) / key
 
 
 def load_run(run_dir: Path, data_dir: str | None = None, cache: dict[str, Any] | None = None) -> Any:
@@ -114,8 +110,12 @@ def _posthoc(
     data_dir: str | None,
     cache: dict[str, Any],
     log: Callable[[str], None],
+    retrain_missing: bool = False,
 ) -> int:
-    """Add ``measure(trainer)`` to every finished record of ``name`` not ``done`` yet, from its run directory."""
+    """Add ``measure(trainer)`` to every finished record of ``name`` not ``done`` yet, from its run directory.
+
+    A record whose run directory is gone is skipped, or with ``retrain_missing`` trained again (``retrain``).
+    """
     updated = 0
     for cell, seed, config in plan(name, scale, seeds, data_dir, records=out):
         path = record_path(out, config)
@@ -126,8 +126,11 @@ def _posthoc(
             continue
         run_dir = runs_dir / record["key"]
         if not (run_dir / "checkpoint.pt").exists():
-            log(f"[{name}] {cell.row} {cell.column} seed {seed}: no checkpoint in {run_dir}, skipped")
-            continue
+            if not retrain_missing:
+                log(f"[{name}] {cell.row} {cell.column} seed {seed}: no checkpoint in {run_dir}, skipped")
+                continue
+            log(f"[{name}] {cell.row} {cell.column} seed {seed}: no checkpoint in {run_dir}, training it again")
+            retrain(config, out, runs_dir, cache=cache)
         trainer = load_run(run_dir, data_dir, cache)
         added = measure(trainer)
         trainer.close()
@@ -149,21 +152,26 @@ def add_reference_occlusion(
     *,
     reference: Path | None = None,
     data_dir: str | None = None,
+    retrain_missing: bool = False,
     log: Callable[[str], None] = _log,
 ) -> int:
     """Add ``REFERENCE_KEY`` to every finished record of ``name`` that lacks it for this reference; returns how many.
 
-    Records whose run directory is gone are skipped (and logged). The reference's identity goes into the record
-    (``occlusion_reference``), so a record made with another reference is computed again.
+    Records whose run directory is gone are skipped (and logged), or trained again with ``retrain_missing``; so is
+    the default reference (always). The reference's identity goes into the record (``occlusion_reference``), so a
+    record made with another reference is computed again.
     """
     from saliency_grafting.engine.occlusion import occlusion_by_reference
 
     out, runs_dir = Path(out), Path(runs_dir)
+    cache: dict[str, Any] = {}
     if reference is None:
         reference = reference_run(name, scale, runs_dir, out)
-        _retrain_if_gone(name, scale, reference, out, runs_dir, data_dir, log)
+        if not (reference / "checkpoint.pt").exists():
+            log(f"[{name}] reference run {reference.name}: its run directory is gone, training it again")
+            config = next(c for cell, _, c in plan(name, scale, 1, data_dir, records=out) if cell.row == REFERENCE_ROW)
+            retrain(config, out, runs_dir, cache=cache)
     reference = Path(reference)
-    cache: dict[str, Any] = {}
     ref = load_run(reference, data_dir, cache)
     identity = {"run": reference.name, "saliency": f"forward saliency of run {reference.name}, {GRID}x{GRID} regions"}
 
@@ -177,20 +185,24 @@ def add_reference_occlusion(
     def done(record: dict[str, Any]) -> bool:
         return REFERENCE_KEY in record and record.get("occlusion_reference", {}).get("run") == reference.name
 
-    updated = _posthoc(name, scale, seeds, out, runs_dir, done, measure, data_dir=data_dir, cache=cache, log=log)
+    updated = _posthoc(name, scale, seeds, out, runs_dir, done, measure, data_dir=data_dir, cache=cache, log=log,
+                       retrain_missing=retrain_missing)  # fmt: skip
     ref.close()
     return updated
 
 
 def add_train_error(
     name: str, scale: str, seeds: int, out: Path, runs_dir: Path, *, data_dir: str | None = None,
-    log: Callable[[str], None] = _log,
+    retrain_missing: bool = False, log: Callable[[str], None] = _log,
 ) -> int:  # fmt: skip
-    """Add ``TRAIN_KEY`` (``runner.train_error``) to finished records made before runs recorded it themselves."""
+    """Add ``TRAIN_KEY`` (``runner.train_error``) to finished records made before runs recorded it themselves.
+
+    Records whose run directory is gone are skipped, or trained again with ``retrain_missing``.
+    """
 
     def measure(trainer: Any) -> dict[str, Any]:
         return {TRAIN_KEY: train_error(trainer)}
 
     cache: dict[str, Any] = {}
     return _posthoc(name, scale, seeds, Path(out), Path(runs_dir), lambda record: TRAIN_KEY in record, measure,
-                    data_dir=data_dir, cache=cache, log=log)  # fmt: skip
+                    data_dir=data_dir, cache=cache, log=log, retrain_missing=retrain_missing)  # fmt: skip

@@ -138,5 +138,21 @@ def test_a_retrained_reference_must_match_its_record(tmp_path: Path, tiny_cells:
     record = json.loads(path.read_text())
     record["summary"]["final_top1_error"] += 1.0  # a record that this code does not reproduce
     path.write_text(json.dumps(record))
-    with pytest.raises(ValueError, match="retrained reference"):
+    with pytest.raises(ValueError, match=r"retrained run \w+ has test error"):
         add_reference_occlusion("table6", "cpu", 1, tmp_path, runs, log=lambda line: None)
+
+
+def test_retrain_missing_trains_gone_runs_again(tmp_path: Path, tiny_cells: list[Cell]) -> None:
+    from saliency_grafting.experiments.reference import TRAIN_KEY, add_train_error
+
+    runs, logs = tmp_path / "runs", []
+    records = run_experiment("table6", "cpu", 1, tmp_path, None, runs_dir=runs, log=logs.append)
+    for record in records:  # records made before runs recorded the training error, their run directories lost
+        shutil.rmtree(runs / record["key"])
+        path = tmp_path / "records" / f"{record['key']}.json"
+        path.write_text(json.dumps({k: v for k, v in record.items() if k != TRAIN_KEY}))
+    assert add_train_error("table6", "cpu", 1, tmp_path, runs, log=logs.append) == 0  # skipped by default
+    assert add_train_error("table6", "cpu", 1, tmp_path, runs, retrain_missing=True, log=logs.append) == 2
+    assert sum("training it again" in line for line in logs) == 2
+    for record in records:  # the same networks again: the same training error as when they were first trained
+        assert json.loads((tmp_path / "records" / f"{record['key']}.json").read_text())[TRAIN_KEY] == record[TRAIN_KEY]
