@@ -186,6 +186,8 @@ def _reproduce(args: argparse.Namespace) -> None:
                 print(f"{status}\t{name}\t{cell.row}\t{cell.column}\tseed {seed}\t{config.model} {config.mixer} "
                       f"{config.regularizer} epochs {config.epochs}")  # fmt: skip
         return
+    if args.retrain_missing and args.report_only:
+        raise ValueError("--retrain-missing trains runs, and --report-only trains nothing: give one of them")
     needs_data = {c.config.get("dataset") for n in names for c, _, _ in plan(n, args.scale, 1, None)} - {"synthetic"}
     if needs_data and not args.report_only and not args.data_dir:
         raise ValueError(f"--data-dir is required for {', '.join(sorted(needs_data))} (e.g. the CIFAR-10 JPEG folder)")

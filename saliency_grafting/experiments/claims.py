@@ -176,20 +176,31 @@ MIN_GAP = 15.0
 
 
 def overfit_criterion(cells: Cells) -> str:
-    """Per cell: training error (clean, final weights) and test error, and whether the overfitting criterion holds.
+    """Per cell: training error (clean images, final weights) and test error, and whether the criterion holds.
 
     The criterion: training error at most ``MAX_TRAIN_ERROR`` % and test error at least ``MIN_GAP`` points higher.
+    Only the clean training error counts (``runner.TRAIN_KEY``), on the seeds that have it; a cell whose records
+    lack it is named (``sgraft reproduce ... --train-error --retrain-missing`` adds it).
     """
-    parts = []
+    parts, missing = [], []
     for (row, column), values in cells.items():
-        train = values.get("train_clean_top1_error") or values.get("train_top1_error")
-        if not values.get("top1_error") or not train:
+        if not values.get("top1_error"):
             continue
-        test, fit = statistics.fmean(values["top1_error"]), statistics.fmean(train)
+        if not values.get("train_clean_top1_error"):
+            missing.append(f"{row} at {column}")
+            continue
+        seeds = [s for s, has in zip(values["seed"], values["has_train_clean"], strict=True) if has]
+        tests = [e for e, has in zip(values["top1_error"], values["has_train_clean"], strict=True) if has]
+        test, fit = statistics.fmean(tests), statistics.fmean(values["train_clean_top1_error"])
         holds = fit <= MAX_TRAIN_ERROR and test - fit >= MIN_GAP
-        parts.append(f"{row} at {column}: train {fit:.2f} %, test {test:.2f} % ({'meets' if holds else 'fails'})")
-    return ("criterion: training error <= 2 % and test error >= 15 points higher; " + "; ".join(parts) + "."
-            if parts else "no run with a training error yet.")  # fmt: skip
+        parts.append(f"{row} at {column}: train {fit:.2f} %, test {test:.2f} % ({'meets' if holds else 'fails'}; "
+                     f"seeds {', '.join(map(str, seeds))})")  # fmt: skip
+    if missing:
+        parts.append(f"no clean training error yet: {', '.join(missing)}")
+    if not parts:
+        return "no finished runs yet."
+    rule = f"training error <= {MAX_TRAIN_ERROR:g} % and test error >= {MIN_GAP:g} points higher"
+    return f"criterion: {rule}; " + "; ".join(parts) + "."
 
 
 def tune_best(cells: Cells) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable
@@ -61,24 +62,35 @@ def retrain(config: Any, out: Path, runs_dir: Path, *, cache: dict[str, Any] | N
     """Train a recorded run again into ``runs_dir`` (its run directory was lost) and check it against its record.
 
     Runs are bit-identical across processes and commits (``benchmarks/check_record.py``), so the retrained network is
-    the recorded one: its test error must equal the record's, or this raises ``ValueError``. The record is left as it
-    was (the new run writes its own into a temporary folder). Returns the run directory.
+    the recorded one: its test error must equal the record's, or this raises ``ValueError`` and keeps nothing. The
+    run is trained in a temporary folder and moved into place only after the check; the record is left as it was.
+    The run is claimed (``runner.claim``) while it trains. Returns the run directory.
     """
-    from saliency_grafting.experiments.runner import run_cell
+    from saliency_grafting.experiments.runner import claim, run_cell
 
     key = run_key(config.to_dict())
     recorded = record_path(out, config)
     if not recorded.exists():
         raise ValueError(f"run {key} has neither a run directory nor a record; run the experiment first")
-    with tempfile.TemporaryDirectory() as tmp:
-        again = run_cell(config, Path(tmp), runs_dir=runs_dir, data_cache=cache)
-    expected, got = (
-        json.loads(recorded.read_text())["summary"]["final_top1_error"],
-        again["summary"]["final_top1_error"],
-    )
-    if got != expected:
-        raise ValueError(f"the retrained run {key} has test error {got} against {expected} in its record")
-    return Path(runs_dir) / key
+    final = Path(runs_dir) / key
+    held = claim(Path(runs_dir), key)
+    if held is None:
+        raise ValueError(f"run {key} is being trained by another process; measure it when that process is done")
+    try:
+        with tempfile.TemporaryDirectory(dir=runs_dir, prefix=f".retrain-{key}-") as tmp:
+            again = run_cell(config, Path(tmp), runs_dir=Path(tmp), data_cache=cache)
+            expected = json.loads(recorded.read_text())["summary"]["final_top1_error"]
+            got = again["summary"]["final_top1_error"]
+            if got != expected:
+                raise ValueError(
+                    f"the retrained run {key} has test error {got} against {expected} in its record "
+                    "(a run is reproduced with the code, device and thread count it was made with)"
+                )
+            shutil.rmtree(final, ignore_errors=True)  # a run directory without a checkpoint: nothing to keep
+            os.replace(Path(tmp) / key, final)
+    finally:
+        held.close()
+    return final
 
 
 def load_run(run_dir: Path, data_dir: str | None = None, cache: dict[str, Any] | None = None) -> Any:
@@ -135,7 +147,7 @@ def _posthoc(
         added = measure(trainer)
         trainer.close()
         record.update(added)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")  # one temporary file per writer
         tmp.write_text(json.dumps(record, indent=1) + "\n")
         os.replace(tmp, path)
         updated += 1
@@ -157,19 +169,25 @@ def add_reference_occlusion(
 ) -> int:
     """Add ``REFERENCE_KEY`` to every finished record of ``name`` that lacks it for this reference; returns how many.
 
-    Records whose run directory is gone are skipped (and logged), or trained again with ``retrain_missing``; so is
-    the default reference (always). The reference's identity goes into the record (``occlusion_reference``), so a
-    record made with another reference is computed again.
+    Records whose run directory is gone are skipped (and logged), or trained again with ``retrain_missing`` (which
+    the default reference needs when its directory is gone). The reference's identity goes into the record
+    (``occlusion_reference``), so a record made with another reference is computed again.
     """
     from saliency_grafting.engine.occlusion import occlusion_by_reference
 
     out, runs_dir = Path(out), Path(runs_dir)
     cache: dict[str, Any] = {}
-    if reference is None:
+    if reference is None:  # the experiment's own reference: a finished run (its record), trained again if lost
         reference = reference_run(name, scale, runs_dir, out)
+        config = next(c for cell, _, c in plan(name, scale, 1, data_dir, records=out) if cell.row == REFERENCE_ROW)
+        if not record_path(out, config).exists():
+            raise ValueError(f"experiment {name!r}: the reference run {reference.name} has not finished (no record); "
+                             "run the experiment first")  # fmt: skip
         if not (reference / "checkpoint.pt").exists():
+            if not retrain_missing:
+                raise ValueError(f"experiment {name!r}: the reference run directory {reference} is gone; "
+                                 "--retrain-missing trains it again")  # fmt: skip
             log(f"[{name}] reference run {reference.name}: its run directory is gone, training it again")
-            config = next(c for cell, _, c in plan(name, scale, 1, data_dir, records=out) if cell.row == REFERENCE_ROW)
             retrain(config, out, runs_dir, cache=cache)
     reference = Path(reference)
     ref = load_run(reference, data_dir, cache)

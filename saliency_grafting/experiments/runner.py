@@ -11,7 +11,12 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: claims always succeed
+    fcntl = None  # type: ignore[assignment]
 
 from saliency_grafting.config import TrainConfig
 from saliency_grafting.experiments.core import Cell, cells_for
@@ -115,41 +120,27 @@ def train_error(trainer: Any) -> float:
     return evaluate(trainer.net, loader, autocast=trainer.autocast)["top1_error"]
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's live process
-        return True
-    return True
+def claim(runs_dir: Path, key: str) -> IO[str] | None:
+    """Claim run ``key`` for this process: an open claim file to close when the run is over, or None if it is taken.
 
-
-def claim(runs_dir: Path, key: str) -> Path | None:
-    """Claim run ``key`` for this process: the path of its claim file, or None while another live process holds it.
-
-    Several ``sgraft reproduce`` processes given one ``--runs-dir`` then share the work (each trains what no other
-    is training). A claim left by a dead process (same machine) is taken over, and the run resumes from its
-    checkpoint. The caller removes the file when the run is over.
+    Several ``sgraft reproduce`` processes given one ``--runs-dir`` then share the work: each trains what no other is
+    training. The claim is an exclusive ``flock`` on ``RUNS/<key>.claim``, so the kernel releases it when its holder
+    exits or is killed, and a stopped run is taken over (it resumes from its checkpoint). The files stay (they hold
+    the last holder's pid, for people). Without ``fcntl`` (Windows) every claim succeeds: run one process there.
     """
     runs_dir.mkdir(parents=True, exist_ok=True)
-    path = runs_dir / f"{key}.claim"
-    for _ in range(2):
+    handle = open(runs_dir / f"{key}.claim", "a+")  # noqa: SIM115 (held open for the run: the lock lives with it)
+    if fcntl is not None:
         try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            try:
-                holder = int(path.read_text().split()[0])
-            except (OSError, ValueError, IndexError):
-                holder = -1  # being written or garbled: a live writer is given the benefit of the doubt once
-            if holder == os.getpid() or (holder > 0 and not _alive(holder)):
-                path.unlink(missing_ok=True)  # stale (or our own): take it over
-                continue
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # held by another open claim (of this process or another)
+            handle.close()
             return None
-        with os.fdopen(fd, "w") as handle:
-            handle.write(f"{os.getpid()}\n")
-        return path
-    return None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
 
 
 def run_cell(
@@ -187,7 +178,7 @@ def run_cell(
     }
     path = record_path(out, config)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # one temporary file per writer
     tmp.write_text(json.dumps(record, indent=1) + "\n")
     os.replace(tmp, path)
     return record
@@ -210,6 +201,8 @@ def run_experiment(
     Shared cells run once for all tables. ``rows`` / ``columns``: only the cells with one of these row / column
     labels (None: all). A run another live process has claimed in the same runs folder is left to it (see ``claim``).
     """
+    if isinstance(rows, str) or isinstance(columns, str):
+        raise TypeError("rows and columns are sequences of labels, not one string")
     records = []
     cache: dict[str, Any] = {}
     runs = [(cell, seed, config) for cell, seed, config in plan(name, scale, seeds, data_dir, records=out)
@@ -233,7 +226,7 @@ def run_experiment(
             log(f"{label}: training")
             record = run_cell(config, out, runs_dir=runs_dir, data_cache=cache)
         finally:
-            held.unlink(missing_ok=True)
+            held.close()  # releases the claim
         log(f"{label}: top-1 error {record['summary']['final_top1_error']:.2f} % in {record['wall_seconds']:.0f} s")
         records.append(record)
     return records

@@ -128,11 +128,11 @@ class PuzzleMix(Mixer):
     ``input_gradient_saliency``), the smoothness cost the image differences across block boundaries (``gamma``),
     the label cost ``beta`` and the prior ``eta`` on the binomial label probabilities of ``lambda``. The mask over
     ``n_labels`` values {1, ..., 0} is solved per sample by alpha-beta-swap graph cuts, in ``workers`` processes
-    (gco keeps global state, so not threads). Then (``transport``) salient blocks of each image move into the
-    region it keeps, on a ``t_size`` px grid (``None``: the mask's block grid, the Tiny-ImageNet setting) with
-    cost weight ``t_eps``. The label weight is the mask mean. Set ``mean``/``std`` to the images' normalisation
-    so that the smoothness term sees pixels, as the official code does (the trainer does). The graph cuts run on
-    the CPU: the costs are copied to the host once per batch.
+    (gco keeps global state, so not threads; default: ``torch.get_num_threads()``). Then (``transport``) salient
+    blocks of each image move into the region it keeps, on a ``t_size`` px grid (``None``: the mask's block grid,
+    the Tiny-ImageNet setting) with cost weight ``t_eps``. The label weight is the mask mean. Set ``mean``/``std``
+    to the images' normalisation so that the smoothness term sees pixels, as the official code does (the trainer
+    does). The graph cuts run on the CPU: the costs are copied to the host once per batch.
 
     Adversarial noise (``adv_p > 0``, off by default as in the official CIFAR command): per batch, x_i and x_perm
     each get noise with probability ``adv_p``. The input gradient is taken at the images plus uniform noise in
@@ -190,7 +190,10 @@ class PuzzleMix(Mixer):
             C.fail(ValueError, self, "mean and std", "of one length (one value per channel)", f"{mean!r}, {std!r}")
         self.adv_p = number(adv_p, "adv_p", self, low=0, high=1)
         self.adv_eps = number(adv_eps, "adv_eps", self, low=0, high=255)  # in pixel levels out of 255
-        self.workers = (os.cpu_count() or 1) if workers is None else C.check_int(workers, "workers", self, low=1)
+        # Default: the CPU threads torch may use (1 under OMP_NUM_THREADS=1: the cuts run in this process). The
+        # cuts are per sample, so the result does not depend on how many processes share them.
+        default = min(os.cpu_count() or 1, torch.get_num_threads())
+        self.workers = default if workers is None else C.check_int(workers, "workers", self, low=1)
         self._pool: ProcessPoolExecutor | None = None
 
     def _stats(self, images: Tensor) -> tuple[Tensor, Tensor]:

@@ -59,22 +59,28 @@ def test_slope_of_a_line_is_its_gradient(slope: float, start: float, xs: list[in
 def test_overfit_criterion_needs_a_fitted_training_set_and_a_gap() -> None:
     from saliency_grafting.experiments.claims import overfit_criterion
 
-    cells = {
-        ("wide", "100"): {"top1_error": [46.0, 48.0], "train_clean_top1_error": [0.0, 1.0]},  # fits, gap 46
-        ("narrow", "100"): {"top1_error": [40.0], "train_clean_top1_error": [3.0]},  # training error above 2 %
-        ("wide", "250"): {"top1_error": [16.0], "train_top1_error": [1.5]},  # gap 14.5 < 15
-        ("wide", "50"): {"top1_error": [50.0]},  # no training error: left out
-    }
+    cells = {  # fits with a gap of 46; training error above 2 %; a gap of 14.5 < 15; no clean training error
+        ("wide", "100"): {"top1_error": [46.0, 48.0], "seed": [0, 1], "has_train_clean": [1.0, 1.0],
+                          "train_clean_top1_error": [0.0, 1.0]},
+        ("narrow", "100"): {"top1_error": [40.0], "seed": [0], "has_train_clean": [1.0],
+                            "train_clean_top1_error": [3.0]},
+        ("wide", "250"): {"top1_error": [16.0, 30.0], "seed": [0, 1], "has_train_clean": [1.0, 0.0],
+                          "train_clean_top1_error": [1.5]},  # seed 1 has none: its test error is left out
+        ("wide", "50"): {"top1_error": [50.0], "seed": [0], "has_train_clean": [0.0], "train_top1_error": [0.0]},
+    }  # fmt: skip
     text = overfit_criterion(cells)
-    assert "wide at 100: train 0.50 %, test 47.00 % (meets)" in text
-    assert "narrow at 100: train 3.00 %, test 40.00 % (fails)" in text
-    assert "wide at 250: train 1.50 %, test 16.00 % (fails)" in text and "at 50" not in text
-    assert overfit_criterion({("wide", "50"): {"top1_error": [50.0]}}) == "no run with a training error yet."
+    assert text.startswith("criterion: training error <= 2 % and test error >= 15 points higher; ")
+    assert "wide at 100: train 0.50 %, test 47.00 % (meets; seeds 0, 1)" in text
+    assert "narrow at 100: train 3.00 %, test 40.00 % (fails; seeds 0)" in text
+    assert "wide at 250: train 1.50 %, test 16.00 % (fails; seeds 0)" in text
+    assert text.endswith("no clean training error yet: wide at 50.")  # the running error does not count
+    assert overfit_criterion({("wide", "50"): {"top1_error": []}}) == "no finished runs yet."
 
 
 def test_network_experiment_shares_table5s_vanilla_runs() -> None:
     from saliency_grafting.experiments import plan, run_key
     from saliency_grafting.experiments.overfit import EPOCHS
+    from saliency_grafting.experiments.studies import NETWORK_SCHEDULES
 
     network = {(c.row, c.column): run_key(cfg.to_dict()) for c, _, cfg in plan("network", "cpu", 1, "/data")}
     table5 = {c.column: run_key(cfg.to_dict()) for c, _, cfg in plan("table5", "cpu", 1, "/data") if c.row == "Vanilla"}
@@ -83,9 +89,5 @@ def test_network_experiment_shares_table5s_vanilla_runs() -> None:
         assert network[("widths 16-32-64-128", f"{size} ({epochs} epochs)")] == table5[f"{size} · paper"]
         assert network[("widths 8-16-32-64", f"{size} ({epochs} epochs)")] not in table5.values()
     narrow = [cfg for c, _, cfg in plan("network", "cpu", 1, "/data") if c.row == "widths 8-16-32-64"]
-    assert {cfg.model_args["widths"][0] for cfg in narrow} == {8} and {cfg.epochs for cfg in narrow} == {
-        280,
-        120,
-        44,
-        66,
-    }
+    assert {cfg.model_args["widths"][0] for cfg in narrow} == {8}
+    assert {cfg.epochs for cfg in narrow} == {epochs for _, epochs in NETWORK_SCHEDULES} == {280, 120, 44, 66}

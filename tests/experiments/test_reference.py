@@ -60,7 +60,7 @@ def test_reference_occlusion_is_added_to_finished_records(tmp_path: Path, tiny_c
 
 def test_reference_needs_run_files(tmp_path: Path, tiny_cells: list[Cell]) -> None:
     (tmp_path / "records").mkdir()
-    with pytest.raises(ValueError, match="neither a run directory nor a record"):  # the default reference
+    with pytest.raises(ValueError, match=r"has not finished \(no record\)"):  # the default reference
         add_reference_occlusion("table6", "cpu", 1, tmp_path, tmp_path / "runs")
     with pytest.raises(ValueError, match=r"expected config\.yaml and checkpoint\.pt"):  # one given by the user
         add_reference_occlusion("table6", "cpu", 1, tmp_path, tmp_path / "runs", reference=tmp_path / "nowhere")
@@ -121,7 +121,9 @@ def test_a_gone_reference_run_is_trained_again_from_its_record(tmp_path: Path, t
     reference = reference_run("table6", "cpu", runs)
     shutil.rmtree(reference)
     before = (tmp_path / "records" / f"{reference.name}.json").read_text()
-    assert add_reference_occlusion("table6", "cpu", 1, tmp_path, runs, log=logs.append) == 2
+    with pytest.raises(ValueError, match="--retrain-missing trains it again"):
+        add_reference_occlusion("table6", "cpu", 1, tmp_path, runs, log=logs.append)
+    assert add_reference_occlusion("table6", "cpu", 1, tmp_path, runs, retrain_missing=True, log=logs.append) == 2
     assert any("training it again" in line for line in logs) and (reference / "checkpoint.pt").exists()
     after = json.loads((tmp_path / "records" / f"{reference.name}.json").read_text())
     # the retrained reference is the recorded network: it ranks its own regions as its own saliency did
@@ -139,7 +141,18 @@ def test_a_retrained_reference_must_match_its_record(tmp_path: Path, tiny_cells:
     record["summary"]["final_top1_error"] += 1.0  # a record that this code does not reproduce
     path.write_text(json.dumps(record))
     with pytest.raises(ValueError, match=r"retrained run \w+ has test error"):
-        add_reference_occlusion("table6", "cpu", 1, tmp_path, runs, log=lambda line: None)
+        add_reference_occlusion("table6", "cpu", 1, tmp_path, runs, retrain_missing=True, log=lambda line: None)
+    assert not reference.exists()  # nothing of the mismatched run is kept, so the next call checks again
+    assert not list(runs.glob(".retrain-*"))
+
+
+def test_retrain_missing_is_refused_with_report_only(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from tests.conftest import run_cli
+
+    args = ["reproduce", "table6", "--out", str(tmp_path / "out"), "--report-only", "--retrain-missing"]
+    code, _, err = run_cli([*args, "--reference-occlusion"], capsys)
+    assert code == 2 and "--retrain-missing" in err and "--report-only" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
 
 
 def test_retrain_missing_trains_gone_runs_again(tmp_path: Path, tiny_cells: list[Cell]) -> None:

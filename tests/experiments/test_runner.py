@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -28,49 +30,72 @@ def tiny(monkeypatch: pytest.MonkeyPatch) -> list[Cell]:
     return CELLS
 
 
-@pytest.fixture
-def live_pid() -> int:
-    """The pid of another process that is alive for the test's duration."""
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    yield child.pid
-    child.kill()
-    child.wait()
+_HOLD = """
+import fcntl, sys, time
+handle = open(sys.argv[1], "a+")
+fcntl.flock(handle, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
 
 
-def _dead_pid() -> int:
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    return child.pid
+@contextmanager
+def held_elsewhere(path: Path, seconds: float = 60) -> Iterator[None]:
+    """Another process holds the claim ``path`` for the duration (it has the lock when this yields)."""
+    child = subprocess.Popen([sys.executable, "-c", _HOLD, str(path), str(seconds)], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None and child.stdout.readline().strip() == "held"
+    try:
+        yield
+    finally:
+        child.kill()
+        child.wait()
 
 
-def test_a_claim_is_exclusive_while_its_holder_lives(tmp_path: Path, live_pid: int) -> None:
-    (tmp_path / "k1.claim").write_text(f"{live_pid}\n")
-    assert claim(tmp_path, "k1") is None  # another live process holds it
-    assert (tmp_path / "k1.claim").read_text() == f"{live_pid}\n"  # and it is left untouched
-    held = claim(tmp_path, "k2")
-    assert held == tmp_path / "k2.claim" and held.read_text() == f"{os.getpid()}\n"
+def test_a_claim_is_exclusive_while_its_holder_lives(tmp_path: Path) -> None:
+    with held_elsewhere(tmp_path / "k1.claim"):
+        assert claim(tmp_path, "k1") is None  # another live process holds it
+        held = claim(tmp_path, "k2")  # another run is free
+        assert held is not None and (tmp_path / "k2.claim").read_text() == f"{os.getpid()}\n"
+        held.close()
+    again = claim(tmp_path, "k1")  # its holder was killed: the kernel released the lock
+    assert again is not None and (tmp_path / "k1.claim").read_text() == f"{os.getpid()}\n"
+    assert claim(tmp_path, "k1") is None  # and a second claim, even from this process, waits for it to be closed
+    again.close()
+    assert claim(tmp_path, "k1") is not None
 
 
-def test_a_dead_holders_claim_is_taken_over(tmp_path: Path) -> None:
-    (tmp_path / "k.claim").write_text(f"{_dead_pid()}\n")
-    held = claim(tmp_path / "", "k")
-    assert held is not None and held.read_text() == f"{os.getpid()}\n"
+def test_a_claim_left_by_a_finished_process_is_free(tmp_path: Path) -> None:
+    with held_elsewhere(tmp_path / "k.claim", seconds=0):
+        pass
+    held = claim(tmp_path / "new", "k")  # a runs folder that does not exist yet is made
+    assert held is not None and claim(tmp_path, "k") is not None  # the stale file is free: its holder is gone
 
 
-def test_a_garbled_claim_is_not_taken(tmp_path: Path) -> None:
-    (tmp_path / "k.claim").write_text("")  # a claim being written: its writer may be alive
-    assert claim(tmp_path, "k") is None
-
-
-def test_runs_claimed_by_another_process_are_left_to_it(tmp_path: Path, tiny: list[Cell], live_pid: int) -> None:
+def test_runs_claimed_by_another_process_are_left_to_it(tmp_path: Path, tiny: list[Cell]) -> None:
     runs, lines = tmp_path / "runs", []
     (_, _, taken), *_ = plan("table5", "cpu", 1, None)
     runs.mkdir()
-    (runs / f"{run_key(taken.to_dict())}.claim").write_text(f"{live_pid}\n")
-    records = run_experiment("table5", "cpu", 1, tmp_path, None, runs_dir=runs, log=lines.append)
+    with held_elsewhere(runs / f"{run_key(taken.to_dict())}.claim"):
+        records = run_experiment("table5", "cpu", 1, tmp_path, None, runs_dir=runs, log=lines.append)
     assert [r["config"]["mixer"] for r in records] == ["cutmix", "cutmix"]  # the Vanilla run was left
     assert sum("being trained by another process" in line for line in lines) == 1
-    assert sorted(p.name for p in runs.glob("*.claim")) == [f"{run_key(taken.to_dict())}.claim"]  # ours released
+    for record in records:  # ours are released
+        free = claim(runs, record["key"])
+        assert free is not None
+        free.close()
+
+
+def test_a_run_that_fails_releases_its_claim(tmp_path: Path, tiny: list[Cell], monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner_module, "run_cell", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment("table5", "cpu", 1, tmp_path, None, runs_dir=tmp_path / "runs", log=lambda line: None)
+    (_, _, first), *_ = plan("table5", "cpu", 1, None)
+    assert claim(tmp_path / "runs", run_key(first.to_dict())) is not None
+    with pytest.raises(TypeError, match="sequences of labels"):  # a string would match by substring
+        run_experiment("table5", "cpu", 1, tmp_path, None, rows="Vanilla")
 
 
 def test_rows_and_columns_select_cells(tmp_path: Path, tiny: list[Cell]) -> None:
