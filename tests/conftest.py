@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import pytest
 import torch
 from hypothesis import settings
@@ -60,3 +66,24 @@ def seeded(seed: int = 0) -> torch.Generator:
 @pytest.fixture(params=ALL_MIXERS)
 def mixer(request: pytest.FixtureRequest) -> sg.Mixer:
     return build(request.param)
+
+
+_HOLD = """
+import fcntl, sys, time
+handle = open(sys.argv[1], "a+")
+fcntl.flock(handle, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+@contextmanager
+def held_elsewhere(path: Path, seconds: float = 60) -> Iterator[None]:
+    """Another process holds the claim ``path`` for the duration (it has the lock when this yields)."""
+    child = subprocess.Popen([sys.executable, "-c", _HOLD, str(path), str(seconds)], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None and child.stdout.readline().strip() == "held"
+    try:
+        yield
+    finally:
+        child.kill()
+        child.wait()

@@ -14,6 +14,7 @@ import saliency_grafting.experiments.runner as runner_module
 from saliency_grafting.data.synthetic import SHAPES
 from saliency_grafting.experiments import Cell, render, run_experiment
 from saliency_grafting.experiments.reference import REFERENCE_KEY, add_reference_occlusion, reference_run
+from tests.conftest import held_elsewhere
 
 TINY = {"dataset": "synthetic", "per_class": 6, "epochs": 2, "warmup_epochs": 1, "batch_size": 30,
         "model": "convnet_small", "model_args": {"width": 4}, "eval_every": 1}  # fmt: skip
@@ -163,9 +164,14 @@ def test_retrain_missing_trains_gone_runs_again(tmp_path: Path, tiny_cells: list
     for record in records:  # records made before runs recorded the training error, their run directories lost
         shutil.rmtree(runs / record["key"])
         path = tmp_path / "records" / f"{record['key']}.json"
-        path.write_text(json.dumps({k: v for k, v in record.items() if k != TRAIN_KEY}))
+        old = {k: v for k, v in record.items() if k != TRAIN_KEY}
+        old["summary"] = {**old["summary"], "final_top1_error": old["summary"]["final_top1_error"] + 1e-12}
+        path.write_text(json.dumps(old))  # older records hold unrounded floats: the same error to 4 decimals
     assert add_train_error("table6", "cpu", 1, tmp_path, runs, log=logs.append) == 0  # skipped by default
-    assert add_train_error("table6", "cpu", 1, tmp_path, runs, retrain_missing=True, log=logs.append) == 2
-    assert sum("training it again" in line for line in logs) == 2
+    with held_elsewhere(runs / f"{records[1]['key']}.claim"):  # another process is training the second one
+        assert add_train_error("table6", "cpu", 1, tmp_path, runs, retrain_missing=True, log=logs.append) == 1
+    assert sum("being trained by another process, skipped" in line for line in logs) == 1
+    assert add_train_error("table6", "cpu", 1, tmp_path, runs, retrain_missing=True, log=logs.append) == 1
+    assert sum("training it again" in line for line in logs) == 3
     for record in records:  # the same networks again: the same training error as when they were first trained
         assert json.loads((tmp_path / "records" / f"{record['key']}.json").read_text())[TRAIN_KEY] == record[TRAIN_KEY]

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,7 +12,7 @@ import saliency_grafting.experiments.runner as runner_module
 from saliency_grafting.data.synthetic import SHAPES
 from saliency_grafting.experiments import Cell, plan, run_experiment, run_key
 from saliency_grafting.experiments.runner import TRAIN_KEY, claim
-from tests.conftest import run_cli
+from tests.conftest import held_elsewhere, run_cli
 
 TINY = {"dataset": "synthetic", "per_class": 6, "epochs": 1, "warmup_epochs": 0, "batch_size": 30,
         "model": "convnet_small", "model_args": {"width": 4}}  # fmt: skip
@@ -28,27 +24,6 @@ CELLS = [Cell("Vanilla", "a", {**TINY, "mixer": "none"}), Cell("CutMix", "a", {*
 def tiny(monkeypatch: pytest.MonkeyPatch) -> list[Cell]:
     monkeypatch.setattr(runner_module, "cells_for", lambda name, scale, *, records=None: CELLS)
     return CELLS
-
-
-_HOLD = """
-import fcntl, sys, time
-handle = open(sys.argv[1], "a+")
-fcntl.flock(handle, fcntl.LOCK_EX)
-print("held", flush=True)
-time.sleep(float(sys.argv[2]))
-"""
-
-
-@contextmanager
-def held_elsewhere(path: Path, seconds: float = 60) -> Iterator[None]:
-    """Another process holds the claim ``path`` for the duration (it has the lock when this yields)."""
-    child = subprocess.Popen([sys.executable, "-c", _HOLD, str(path), str(seconds)], stdout=subprocess.PIPE, text=True)
-    assert child.stdout is not None and child.stdout.readline().strip() == "held"
-    try:
-        yield
-    finally:
-        child.kill()
-        child.wait()
 
 
 def test_a_claim_is_exclusive_while_its_holder_lives(tmp_path: Path) -> None:
