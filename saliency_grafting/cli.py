@@ -158,6 +158,7 @@ def _show(args: argparse.Namespace) -> None:
 
 def _reproduce(args: argparse.Namespace) -> None:
     from saliency_grafting.experiments import EXPERIMENTS, plan, record_path, render, run_experiment
+    from saliency_grafting.experiments.runner import selected
 
     names = list(EXPERIMENTS) if args.name == ["all"] else args.name
     unknown = [n for n in names if n not in EXPERIMENTS]
@@ -174,13 +175,10 @@ def _reproduce(args: argparse.Namespace) -> None:
             raise ValueError(f"{flag} {label!r} names no cell of {', '.join(names)} at scale {args.scale}; "
                              f"valid: {valid}{suggest(label, sorted(labels))}")  # fmt: skip
 
-    def wanted(cell: Any) -> bool:
-        return (args.row is None or cell.row in args.row) and (args.column is None or cell.column in args.column)
-
     if args.dry_run:  # one line per run; "done" when its record exists in --out
         for name in names:
             for cell, seed, config in plan(name, args.scale, args.seeds, args.data_dir, records=out):
-                if not wanted(cell):
+                if not selected(cell, args.row, args.column):
                     continue
                 status = "done" if record_path(out, config).exists() else "todo"
                 print(f"{status}\t{name}\t{cell.row}\t{cell.column}\tseed {seed}\t{config.model} {config.mixer} "

@@ -189,8 +189,8 @@ def overfit_criterion(cells: Cells) -> str:
         if not values.get("train_clean_top1_error"):
             missing.append(f"{row} at {column}")
             continue
-        seeds = [s for s, has in zip(values["seed"], values["has_train_clean"], strict=True) if has]
-        tests = [e for e, has in zip(values["top1_error"], values["has_train_clean"], strict=True) if has]
+        seeds = values["train_clean_seed"]
+        tests = [e for s, e in zip(values["seed"], values["top1_error"], strict=True) if s in seeds]
         test, fit = statistics.fmean(tests), statistics.fmean(values["train_clean_top1_error"])
         holds = fit <= MAX_TRAIN_ERROR and test - fit >= MIN_GAP
         parts.append(f"{row} at {column}: train {fit:.2f} %, test {test:.2f} % ({'meets' if holds else 'fails'}; "

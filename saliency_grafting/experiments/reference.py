@@ -29,6 +29,7 @@ from saliency_grafting.experiments.runner import (
     record_path,
     run_key,
     train_error,
+    write_record,
 )
 
 __all__ = [
@@ -50,12 +51,17 @@ def _log(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+def _reference_config(name: str, scale: str, out: Path | None, data_dir: str | None = None) -> Any:
+    """The config of experiment ``name``'s ``REFERENCE_ROW`` cell at seed 0 (its first such cell)."""
+    for cell, _, config in plan(name, scale, 1, data_dir, records=out):
+        if cell.row == REFERENCE_ROW:
+            return config
+    raise ValueError(f"experiment {name!r} at scale {scale!r} has no {REFERENCE_ROW} cell to take as the reference")
+
+
 def reference_run(name: str, scale: str, runs_dir: Path, out: Path | None = None) -> Path:
     """The run directory of experiment ``name``'s ``REFERENCE_ROW`` cell at seed 0 (its first such cell)."""
-    for cell, _, config in plan(name, scale, 1, None, records=out):
-        if cell.row == REFERENCE_ROW:
-            return Path(runs_dir) / run_key(config.to_dict())
-    raise ValueError(f"experiment {name!r} at scale {scale!r} has no {REFERENCE_ROW} cell to take as the reference")
+    return Path(runs_dir) / run_key(_reference_config(name, scale, out).to_dict())
 
 
 def retrain(config: Any, out: Path, runs_dir: Path, *, cache: dict[str, Any] | None = None) -> Path | None:
@@ -150,9 +156,7 @@ def _posthoc(
         added = measure(trainer)
         trainer.close()
         record.update(added)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")  # one temporary file per writer
-        tmp.write_text(json.dumps(record, indent=1) + "\n")
-        os.replace(tmp, path)
+        write_record(path, record)
         updated += 1
         log(f"[{name}] {cell.row} {cell.column} seed {seed}: {json.dumps(added)}")
     return updated
@@ -181,8 +185,8 @@ def add_reference_occlusion(
     out, runs_dir = Path(out), Path(runs_dir)
     cache: dict[str, Any] = {}
     if reference is None:  # the experiment's own reference: a finished run (its record), trained again if lost
-        reference = reference_run(name, scale, runs_dir, out)
-        config = next(c for cell, _, c in plan(name, scale, 1, data_dir, records=out) if cell.row == REFERENCE_ROW)
+        config = _reference_config(name, scale, out, data_dir)
+        reference = runs_dir / run_key(config.to_dict())
         if not record_path(out, config).exists():
             raise ValueError(f"experiment {name!r}: the reference run {reference.name} has not finished (no record); "
                              "run the experiment first")  # fmt: skip

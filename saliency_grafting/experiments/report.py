@@ -39,9 +39,9 @@ def aggregate(name: str, scale: str, seeds: int, out: Path) -> dict[tuple[str, s
                 values[f"reference_{fraction:g}"].append(record[REFERENCE_KEY][f"{fraction:g}"])
         if summary.get("final_train_top1_error") is not None:  # None when trained on mixed batches only
             values["train_top1_error"].append(summary["final_train_top1_error"])
-        values["has_train_clean"].append(float(TRAIN_KEY in record))  # per seed: which carry the next one
         if TRAIN_KEY in record:  # the final weights on the clean training subset (older records: added post hoc)
             values["train_clean_top1_error"].append(record[TRAIN_KEY])
+            values["train_clean_seed"].append(seed)
     return {key: dict(values) for key, values in cells.items()}
 
 

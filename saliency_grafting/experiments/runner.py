@@ -23,7 +23,7 @@ from saliency_grafting.experiments.core import Cell, cells_for
 
 __all__ = [
     "OCCLUSION_FRACTIONS", "TRAIN_KEY", "claim", "learning_curve", "plan", "record_path", "run_cell", "run_experiment",
-    "run_key", "train_error",
+    "run_key", "selected", "train_error", "write_record",
 ]  # fmt: skip
 
 OCCLUSION_FRACTIONS = (0.0, 0.125, 0.25)
@@ -84,6 +84,21 @@ def plan(
 
 def record_path(out: Path, config: TrainConfig) -> Path:
     return out / "records" / f"{run_key(config.to_dict())}.json"
+
+
+def write_record(path: Path, record: dict[str, Any]) -> None:
+    """Write a record atomically (a temporary file per writer, then a rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(record, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def selected(cell: Cell, rows: Sequence[str] | None, columns: Sequence[str] | None) -> bool:
+    """Whether ``cell`` is among the chosen ``rows`` and ``columns`` (None: every one)."""
+    if isinstance(rows, str) or isinstance(columns, str):
+        raise TypeError("rows and columns are sequences of labels, not one string")
+    return (rows is None or cell.row in rows) and (columns is None or cell.column in columns)
 
 
 def _dataset(config: TrainConfig, cache: dict[str, Any]) -> Any:
@@ -176,11 +191,7 @@ def run_cell(
         "wall_seconds": time.perf_counter() - start,
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-    path = record_path(out, config)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # one temporary file per writer
-    tmp.write_text(json.dumps(record, indent=1) + "\n")
-    os.replace(tmp, path)
+    write_record(record_path(out, config), record)
     return record
 
 
@@ -201,12 +212,9 @@ def run_experiment(
     Shared cells run once for all tables. ``rows`` / ``columns``: only the cells with one of these row / column
     labels (None: all). A run another live process has claimed in the same runs folder is left to it (see ``claim``).
     """
-    if isinstance(rows, str) or isinstance(columns, str):
-        raise TypeError("rows and columns are sequences of labels, not one string")
     records = []
     cache: dict[str, Any] = {}
-    runs = [(cell, seed, config) for cell, seed, config in plan(name, scale, seeds, data_dir, records=out)
-            if (rows is None or cell.row in rows) and (columns is None or cell.column in columns)]  # fmt: skip
+    runs = [run for run in plan(name, scale, seeds, data_dir, records=out) if selected(run[0], rows, columns)]
     runs_root = runs_dir or out / "runs"
     for index, (cell, seed, config) in enumerate(runs, start=1):
         path = record_path(out, config)

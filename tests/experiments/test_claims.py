@@ -60,13 +60,13 @@ def test_overfit_criterion_needs_a_fitted_training_set_and_a_gap() -> None:
     from saliency_grafting.experiments.claims import overfit_criterion
 
     cells = {  # fits with a gap of 46; training error above 2 %; a gap of 14.5 < 15; no clean training error
-        ("wide", "100"): {"top1_error": [46.0, 48.0], "seed": [0, 1], "has_train_clean": [1.0, 1.0],
+        ("wide", "100"): {"top1_error": [46.0, 48.0], "seed": [0, 1], "train_clean_seed": [0, 1],
                           "train_clean_top1_error": [0.0, 1.0]},
-        ("narrow", "100"): {"top1_error": [40.0], "seed": [0], "has_train_clean": [1.0],
+        ("narrow", "100"): {"top1_error": [40.0], "seed": [0], "train_clean_seed": [0],
                             "train_clean_top1_error": [3.0]},
-        ("wide", "250"): {"top1_error": [16.0, 30.0], "seed": [0, 1], "has_train_clean": [1.0, 0.0],
+        ("wide", "250"): {"top1_error": [16.0, 30.0], "seed": [0, 1], "train_clean_seed": [0],
                           "train_clean_top1_error": [1.5]},  # seed 1 has none: its test error is left out
-        ("wide", "50"): {"top1_error": [50.0], "seed": [0], "has_train_clean": [0.0], "train_top1_error": [0.0]},
+        ("wide", "50"): {"top1_error": [50.0], "seed": [0], "train_top1_error": [0.0]},
     }  # fmt: skip
     text = overfit_criterion(cells)
     assert text.startswith("criterion: training error <= 2 % and test error >= 15 points higher; ")
