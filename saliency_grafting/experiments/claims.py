@@ -73,13 +73,21 @@ def versus(cells: Cells, a: tuple[str, str], b: tuple[str, str], label: str, met
     diff = statistics.fmean(xa) - statistics.fmean(xb)
     if len(xa) < 2 or len(xb) < 2:
         return f"{diff:+.2f} points vs {label} (no test: fewer than 2 seeds)"
-    paired = bool(va.get("seed")) and va.get("seed") == vb.get("seed")
+    key = _seed_key(metric)
+    paired = bool(va.get(key)) and va.get(key) == vb.get(key) and len(va[key]) == len(xa) == len(xb)
     if paired:
         se = mean_se([x - y for x, y in zip(xa, xb, strict=True)])[1]
     else:
         se = math.hypot(mean_se(xa)[1], mean_se(xb)[1])
     verdict = "within noise" if abs(diff) <= 2 * se else ("lower" if diff < 0 else "higher")
     return f"{diff:+.2f} points vs {label} ({verdict}, 2 s.e. = {2 * se:.2f}, {'paired' if paired else 'unpaired'})"
+
+
+def _seed_key(metric: str) -> str:
+    """The per-seed list that ``metric``'s values line up with: metrics added post hoc cover only some seeds."""
+    if metric.startswith("reference_"):
+        return "reference_seed"
+    return "train_clean_seed" if metric == "train_clean_top1_error" else "seed"
 
 
 def paired_rows(a: str, b: str) -> Parts:

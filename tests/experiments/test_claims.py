@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from saliency_grafting.experiments import check_claim
-from saliency_grafting.experiments.claims import SG, against, best_per_column, paired_rows, sg_rank, slopes
+from saliency_grafting.experiments.claims import SG, against, best_per_column, paired_rows, sg_rank, slopes, versus
 
 FORWARD = "SG + forward saliency"
 
@@ -23,6 +23,25 @@ def test_saliency_check_compares_forward_with_each_backward_source() -> None:
     assert check_claim("saliency", paper) == f"{FORWARD} has no finished runs yet."
     paper[(FORWARD, "")] = {"top1_error": [21.0]}
     assert against(FORWARD)(paper) == f"{FORWARD} +1.00 points vs SG + Grad-CAM (no test: fewer than 2 seeds)."
+
+
+def test_a_metric_added_post_hoc_pairs_only_on_the_seeds_it_covers() -> None:
+    # the reference occlusion of seed 2 is missing for SG: its two values do not line up with the three seeds
+    sg = {"top1_error": [40.0, 42.0, 44.0], "seed": [0, 1, 2], "reference_0.25": [60.0, 62.0], "reference_seed": [0, 1]}
+    cutmix = {"top1_error": [41.0, 42.0, 47.0], "seed": [0, 1, 2], "reference_0.25": [61.0, 65.0, 60.0],
+              "reference_seed": [0, 1, 2]}  # fmt: skip
+    cells = {(SG, "100"): sg, ("CutMix", "100"): cutmix}
+    unpaired = statistics.stdev([60.0, 62.0]) ** 2 / 2 + statistics.stdev([61.0, 65.0, 60.0]) ** 2 / 3
+    assert versus(cells, (SG, "100"), ("CutMix", "100"), "CutMix", "reference_0.25") == (
+        f"-1.00 points vs CutMix (within noise, 2 s.e. = {2 * unpaired**0.5:.2f}, unpaired)")  # fmt: skip
+    sg["reference_0.25"].append(58.0)
+    sg["reference_seed"].append(2)  # now every seed: paired, differences -1, -3, -2
+    se = statistics.stdev([-1.0, -3.0, -2.0]) / 3**0.5
+    assert versus(cells, (SG, "100"), ("CutMix", "100"), "CutMix", "reference_0.25") == (
+        f"-2.00 points vs CutMix (lower, 2 s.e. = {2 * se:.2f}, paired)")  # fmt: skip
+    # top-1 error itself still pairs on the run seeds: differences -1, 0, -3
+    assert versus(cells, (SG, "100"), ("CutMix", "100"), "CutMix").endswith(
+        f"2 s.e. = {2 * statistics.stdev([-1.0, 0.0, -3.0]) / 3**0.5:.2f}, paired)")  # fmt: skip
 
 
 def test_composed_checks_append_their_parts() -> None:
