@@ -55,15 +55,16 @@ def render(name: str, scale: str, seeds: int, out: Path, plot_dir: Path | None =
     cells = aggregate(name, scale, seeds, out)
     rows = list(dict.fromkeys(row for row, _ in cells))
     columns = list(dict.fromkeys(column for _, column in cells))
-    planned = len(cells) * seeds
-    finished = sum(len(v.get("top1_error", [])) for v in cells.values())
-    wall = sum(sum(v.get("wall_seconds", [])) for v in cells.values())
+    # a run shared by several cells (Table 5's Vanilla in every protocol, Figure 4's CutMix line) counts once
+    paths = dict.fromkeys(record_path(out, config) for _, _, config in plan(name, scale, seeds, None, records=out))
+    walls = [json.loads(path.read_text())["wall_seconds"] for path in paths if path.exists()]
+    planned, finished, wall = len(paths), len(walls), sum(walls)
     ctx = ReportContext(experiment=experiment, scale=scale, seeds=seeds, out=out, cells=cells, rows=rows,
                         columns=columns, plot_dir=plot_dir if finished else None)  # fmt: skip
     lines = [f"### {experiment.title}", "", setting(name, scale), ""]
     lines += (experiment.table or standard_table)(ctx)
     lines += ["", f"{experiment.error_label} error (%), mean ± standard error over seeds; {finished} of {planned} "
-              f"runs finished; {wall / 60:.0f} min of training and testing.", ""]  # fmt: skip
+              f"distinct runs finished; {wall / 60:.0f} min of training and testing.", ""]  # fmt: skip
     lines += [f"Check of the claim ({experiment.claim}): {check_claim(name, cells)}", ""]
     for section in experiment.extras.get(scale, ()):
         lines += section(ctx)

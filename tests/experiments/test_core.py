@@ -82,7 +82,7 @@ def test_a_registered_experiment_is_planned_checked_and_rendered(
     text = render("toy", "cpu-small", 2, tmp_path, plot_dir=tmp_path / "plots")
     assert text.startswith("### Toy: error against a knob\n")
     assert "| method | 1 | 2 | 3 |" in text and "| Mixup | 38.50 ± 0.50 | 36.50 ± 0.50 | 34.50 ± 0.50 |" in text
-    assert "12 of 12 runs finished" in text
+    assert "12 of 12 distinct runs finished" in text
     assert "Check of the claim (toy claim): finished rows Mixup, Vanilla." in text
     assert "Toy extra: 2 rows x 3 columns at the cpu-small scale." in text
     assert (tmp_path / "plots" / "toy.png").exists() and "![Toy: error against a knob](toy.png)" in text
@@ -92,7 +92,8 @@ def test_a_registered_experiment_is_planned_checked_and_rendered(
 
 def test_without_finished_runs_nothing_is_plotted(toy: Experiment, tmp_path: Path) -> None:
     text = render("toy", "cpu-small", 2, tmp_path, plot_dir=tmp_path)
-    assert "0 of 12 runs finished" in text and "no finished runs yet." in text and not list(tmp_path.glob("*.png"))
+    assert "0 of 12 distinct runs finished" in text and "no finished runs yet." in text
+    assert not list(tmp_path.glob("*.png"))
 
 
 def test_registration_rejects_bad_experiments(toy: Experiment) -> None:

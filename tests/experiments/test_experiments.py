@@ -91,7 +91,7 @@ def test_runner_skips_finished_runs_and_reports(tmp_path: Path, monkeypatch: pyt
     assert sum("done before" in line for line in lines) == 6
     monkeypatch.setattr(report_module, "plan", runner_module.plan)
     text = render("fig3", "cpu-small", 2, tmp_path, plot_dir=tmp_path)
-    assert "| Saliency Grafting |" in text and "6 of 6 runs finished" in text and "±" in text
+    assert "| Saliency Grafting |" in text and "6 of 6 distinct runs finished" in text and "±" in text
     assert (tmp_path / "fig3.png").exists()
 
 
