@@ -251,7 +251,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="cpu",
         help="paper; cpu (overfitting: 701 k PreAct-ResNet, 50-250 per class); cpu-small (78 k, underfit)",
     )
-    rep.add_argument("--seeds", type=int, default=3, help="seeds per cell (0, 1, ...)")
+    rep.add_argument(
+        "--seeds",
+        type=int,
+        default=3,
+        help="seeds per cell (0, 1, ...); an experiment may ask for more "
+        "(its min_seeds: Tables 6 and 7 take 5 at the cpu scale)",
+    )
     rep.add_argument("--data-dir", help="the dataset of the experiments (paper: CIFAR-100 / Tiny-ImageNet / ImageNet)")
     rep.add_argument("--out", help="where records, report and plots go (default reproduce/<scale>)")
     rep.add_argument("--runs-dir", help="where run directories (checkpoints) go (default OUT/runs)")

@@ -110,11 +110,13 @@ def test_help_on_every_subcommand(capsys: pytest.CaptureFixture) -> None:
 def test_reproduce_dry_run_marks_finished_runs(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from saliency_grafting.experiments import plan, record_path
 
-    args = ["reproduce", "table7", "--scale", "cpu", "--seeds", "2", "--out", str(tmp_path), "--dry-run"]
+    args = ["reproduce", "table7", "--scale", "cpu-small", "--seeds", "2", "--out", str(tmp_path), "--dry-run"]
     code, out, _ = run_cli(args, capsys)
     lines = out.splitlines()
     assert code == 0 and len(lines) == 6 and all(line.startswith("todo\ttable7\t") for line in lines)
-    _, _, config = plan("table7", "cpu", 2, None)[1]
+    at_cpu = run_cli([*args[:3], "cpu", *args[4:]], capsys)[1].splitlines()  # Table 7 asks for 5 seeds at cpu scale
+    assert len(at_cpu) == 15 and {line.split("\t")[4] for line in at_cpu} == {f"seed {s}" for s in range(5)}
+    _, _, config = plan("table7", "cpu-small", 2, None)[1]
     record_path(tmp_path, config).parent.mkdir(parents=True)
     record_path(tmp_path, config).write_text("{}")
     _, out, _ = run_cli(args, capsys)
@@ -124,7 +126,7 @@ def test_reproduce_dry_run_marks_finished_runs(tmp_path: Path, capsys: pytest.Ca
 def test_reproduce_report_only_creates_the_out_dir(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "new" / "dir"
     code, text, _ = run_cli(["reproduce", "table7", "--scale", "cpu", "--out", str(out), "--report-only"], capsys)
-    assert code == 0 and "0 of 9 distinct runs finished" in text and (out / "report_cpu.md").read_text() in text
+    assert code == 0 and "0 of 15 distinct runs finished" in text and (out / "report_cpu.md").read_text() in text
 
 
 def test_every_flag_has_one_line_of_help_and_its_default() -> None:

@@ -87,12 +87,18 @@ class Experiment:
     extras: Mapping[str, tuple[Section, ...]] = field(default_factory=dict)
     x_label: str = ""
     error_label: str = "Top-1"  # what the error of the table is measured on ("Validation" for tuning runs)
+    # scale -> the fewest seeds per cell, where 3 seeds left 2 s.e. of the paired differences above the effects
+    min_seeds: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.kind not in ("table", "line", "curve"):
             raise ValueError(f"kind must be 'table', 'line' or 'curve', got {self.kind!r}")
         if unknown := set(self.cells) - set(SCALES) or set(self.extras) - set(SCALES):
             raise ValueError(f"cells and extras are keyed by scale ({', '.join(SCALES)}), got {sorted(unknown)}")
+        if unknown := set(self.min_seeds) - set(SCALES):
+            raise ValueError(f"min_seeds is keyed by scale ({', '.join(SCALES)}), got {sorted(unknown)}")
+        if bad := {scale: n for scale, n in self.min_seeds.items() if not isinstance(n, int) or n < 1}:
+            raise ValueError(f"min_seeds: expected an int >= 1 per scale, got {bad}")
         if self.kind == "line" and not self.x_label:
             raise ValueError(f"experiment {self.name!r}: a line plot needs x_label")
 

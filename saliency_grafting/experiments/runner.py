@@ -19,7 +19,7 @@ except ImportError:  # not POSIX: claims always succeed
     fcntl = None  # type: ignore[assignment]
 
 from saliency_grafting.config import TrainConfig
-from saliency_grafting.experiments.core import Cell, cells_for
+from saliency_grafting.experiments.core import EXPERIMENTS, Cell, cells_for
 
 __all__ = [
     "OCCLUSION_FRACTIONS", "TRAIN_KEY", "claim", "learning_curve", "plan", "record_path", "run_cell", "run_experiment",
@@ -67,11 +67,12 @@ def plan(
 ) -> list[tuple[Cell, int, TrainConfig]]:
     """Every (cell, seed, resolved config) of experiment ``name``; a cell's seeds start at its ``seed_offset``.
 
-    ``records`` is the output folder of earlier experiments, for those whose cells are chosen from their records
-    (``tuned`` reads the ``tune`` records).
+    ``seeds`` is raised to the experiment's ``min_seeds`` at ``scale``. ``records`` is the output folder of earlier
+    experiments, for those whose cells are chosen from their records (``tuned`` reads the ``tune`` records).
     """
     runs = []
     cells = cells_for(name, scale, records=records)
+    seeds = max(seeds, EXPERIMENTS[name].min_seeds.get(scale, 1))
     for index in range(seeds):  # seed-major: an interrupted experiment has every cell at its first seeds
         for cell in cells:
             seed = index + cell.seed_offset

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -110,9 +111,25 @@ def test_registration_rejects_bad_experiments(toy: Experiment) -> None:
         Experiment(**common, kind="table", cells={}, extras={"tpu": ()})
     with pytest.raises(ValueError, match="x_label"):
         Experiment(**common, kind="line", cells={})
+    with pytest.raises(ValueError, match="min_seeds is keyed by scale"):
+        Experiment(**common, kind="table", cells={}, min_seeds={"gpu": 5})
+    with pytest.raises(ValueError, match=r"min_seeds: expected an int >= 1 per scale, got \{'cpu': 0\}"):
+        Experiment(**common, kind="table", cells={}, min_seeds={"cpu": 0})
     with pytest.raises(TypeError):
         Experiment("bad", "t", "c", "table", {}, _toy_check)  # type: ignore[misc]  # keyword-only
     assert "bad" not in EXPERIMENTS
+
+
+def test_min_seeds_raises_the_seeds_of_its_scale_only(toy: Experiment) -> None:
+    more = dataclasses.replace(toy, min_seeds={"cpu-small": 3})
+    EXPERIMENTS["toy"] = more
+    try:
+        assert {seed for _, seed, _ in plan("toy", "cpu-small", 2, None)} == {0, 1, 2}
+        assert {seed for _, seed, _ in plan("toy", "cpu-small", 4, None)} == {0, 1, 2, 3}  # a minimum, not a cap
+        assert len(plan("toy", "cpu-small", 1, None)) == 3 * len(_toy_cells(None))
+    finally:
+        EXPERIMENTS["toy"] = toy
+    assert {seed for _, seed, _ in plan("toy", "cpu-small", 2, None)} == {0, 1}
 
 
 def test_cells_for_rejects_unknown_names_and_scales() -> None:

@@ -42,7 +42,7 @@ PINNED = {
 
 @pytest.mark.parametrize(("name", "scale"), list(PINNED))
 def test_existing_cells_keep_their_run_keys(name: str, scale: str) -> None:
-    keys = sorted(run_key(config.to_dict()) for _, _, config in plan(name, scale, 3, "/data"))
+    keys = sorted(run_key(config.to_dict()) for _, seed, config in plan(name, scale, 3, "/data") if seed < 3)
     assert (hashlib.sha256(" ".join(keys).encode()).hexdigest()[:16], len(keys)) == PINNED[(name, scale)]
 
 

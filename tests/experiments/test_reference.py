@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -12,7 +13,7 @@ import saliency_grafting.experiments.report as report_module
 import saliency_grafting.experiments.report_cpu as report_cpu_module
 import saliency_grafting.experiments.runner as runner_module
 from saliency_grafting.data.synthetic import SHAPES
-from saliency_grafting.experiments import Cell, render, run_experiment
+from saliency_grafting.experiments import EXPERIMENTS, Cell, render, run_experiment
 from saliency_grafting.experiments.reference import REFERENCE_KEY, add_reference_occlusion, reference_run
 from tests.conftest import held_elsewhere
 
@@ -22,7 +23,7 @@ TINY = {"dataset": "synthetic", "per_class": 6, "epochs": 2, "warmup_epochs": 1,
 
 @pytest.fixture
 def tiny_cells(monkeypatch: pytest.MonkeyPatch) -> list[Cell]:
-    """Experiments at every scale are replaced by a few tiny synthetic cells (the table6 layout)."""
+    """Experiments at every scale are replaced by a few tiny synthetic cells (the table6 layout), any seeds allowed."""
     cells = [Cell("Vanilla", "100 · paper", {**TINY, "mixer": "none"}),
              Cell("Saliency Grafting", "100 · paper", {**TINY, "mixer": "saliency_grafting"})]  # fmt: skip
 
@@ -31,6 +32,8 @@ def tiny_cells(monkeypatch: pytest.MonkeyPatch) -> list[Cell]:
 
     for module in (runner_module, report_module, report_cpu_module):
         monkeypatch.setattr(module, "cells_for", fake)
+    for name, experiment in EXPERIMENTS.items():
+        monkeypatch.setitem(EXPERIMENTS, name, dataclasses.replace(experiment, min_seeds={}))
     return cells
 
 
