@@ -28,13 +28,11 @@ go fastpath                                # the fp32 check on 3 seeds
 go table5                                  # 50 and 250 per class, 3 seeds
 go tune --seeds 1                          # the same tuning budget per method, validation split, seed 0: the selection
 go tuned                                   # each method's default and selection on fresh seeds 3-5, test set
-go table6 --reference-occlusion --retrain-missing  # occlusion ranked by one network too (lost runs retrained)
-go table7                                  # the ablation: SG's two components, 6 runs
+go table6 --reference-occlusion --retrain-missing  # occlusion ranked by one network too (5 seeds; lost runs retrained)
+go table7                                  # the ablation: SG's two components (its min_seeds: 5)
 go table1
-go table7                                  # again: its min_seeds (5) now, 3 seeds left every difference within noise
-go table6 --reference-occlusion --retrain-missing  # again: seeds 3-4 (most runs are the tuned defaults)
 go fig4
 go fig3
 # Tuning seeds 1-2 last: the selection then reads 3 seeds and may change, so `tuned` must be run again after it.
-go tune
+go tune                                    # optional, beyond the issue
 sgraft reproduce all --scale cpu --out "$out" --report-only > /dev/null
