@@ -35,10 +35,10 @@ def aggregate(name: str, scale: str, seeds: int, out: Path) -> dict[tuple[str, s
             values["train_seconds"].append(summary["train_seconds"])
         for fraction in OCCLUSION_FRACTIONS:
             values[f"occluded_{fraction:g}"].append(record["occlusion_top1_error"][f"{fraction:g}"])
-            if REFERENCE_KEY in record:  # added post hoc (experiments.reference)
-                values[f"reference_{fraction:g}"].append(record[REFERENCE_KEY][f"{fraction:g}"])
-        if REFERENCE_KEY in record:
+        if REFERENCE_KEY in record:  # added post hoc (experiments.reference), so on some seeds only
             values["reference_seed"].append(seed)
+            for fraction in OCCLUSION_FRACTIONS:
+                values[f"reference_{fraction:g}"].append(record[REFERENCE_KEY][f"{fraction:g}"])
         if summary.get("final_train_top1_error") is not None:  # None when trained on mixed batches only
             values["train_top1_error"].append(summary["final_train_top1_error"])
         if TRAIN_KEY in record:  # the final weights on the clean training subset (older records: added post hoc)
