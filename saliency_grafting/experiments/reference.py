@@ -100,14 +100,19 @@ def retrain(config: Any, out: Path, runs_dir: Path, *, cache: dict[str, Any] | N
     return final
 
 
+def _run_files(run_dir: Path) -> Path:
+    """``run_dir``, checked to hold a finished run's files."""
+    if not (run_dir / "config.yaml").exists() or not (run_dir / "checkpoint.pt").exists():
+        raise ValueError(f"run directory {run_dir}: expected config.yaml and checkpoint.pt")
+    return run_dir
+
+
 def load_run(run_dir: Path, data_dir: str | None = None, cache: dict[str, Any] | None = None) -> Any:
     """A ``Trainer`` (nothing written) holding the final weights of the run in ``run_dir``."""
     from saliency_grafting.config import TrainConfig, load_yaml
     from saliency_grafting.engine import Trainer, load_checkpoint
 
-    run_dir = Path(run_dir)
-    if not (run_dir / "config.yaml").exists() or not (run_dir / "checkpoint.pt").exists():
-        raise ValueError(f"run directory {run_dir}: expected config.yaml and checkpoint.pt")
+    run_dir = _run_files(Path(run_dir))
     config = TrainConfig.from_dict(load_yaml(run_dir / "config.yaml"))
     config.out = None
     if data_dir is not None:
@@ -115,6 +120,18 @@ def load_run(run_dir: Path, data_dir: str | None = None, cache: dict[str, Any] |
     trainer = Trainer.from_config(config, data=_dataset(config, {} if cache is None else cache))
     trainer.model.load_state_dict(load_checkpoint(run_dir / "checkpoint.pt", trainer.device)["model"])
     return trainer
+
+
+def _pending(
+    name: str, scale: str, seeds: int, out: Path, done: Callable[[dict[str, Any]], bool], data_dir: str | None
+) -> list[tuple[Any, int, Any, Path, dict[str, Any]]]:
+    """The finished records of ``name`` not ``done`` yet: (cell, seed, config, record path, record)."""
+    pending = []
+    for cell, seed, config in plan(name, scale, seeds, data_dir, records=out):
+        path = record_path(out, config)
+        if path.exists() and not done(record := json.loads(path.read_text())):
+            pending.append((cell, seed, config, path, record))
+    return pending
 
 
 def _posthoc(
@@ -136,13 +153,7 @@ def _posthoc(
     A record whose run directory is gone is skipped, or with ``retrain_missing`` trained again (``retrain``).
     """
     updated = 0
-    for cell, seed, config in plan(name, scale, seeds, data_dir, records=out):
-        path = record_path(out, config)
-        if not path.exists():
-            continue
-        record = json.loads(path.read_text())
-        if done(record):
-            continue
+    for cell, seed, config, path, record in _pending(name, scale, seeds, out, done, data_dir):
         run_dir = runs_dir / record["key"]
         if not (run_dir / "checkpoint.pt").exists():
             if not retrain_missing:
@@ -177,28 +188,33 @@ def add_reference_occlusion(
     """Add ``REFERENCE_KEY`` to every finished record of ``name`` that lacks it for this reference; returns how many.
 
     Records whose run directory is gone are skipped (and logged), or trained again with ``retrain_missing`` (which
-    the default reference needs when its directory is gone). The reference's identity goes into the record
-    (``occlusion_reference``), so a record made with another reference is computed again.
+    the default reference needs when its directory is gone and some record still lacks the metric; when none does,
+    nothing is loaded or trained). The reference's identity goes into the record (``occlusion_reference``), so a
+    record made with another reference is computed again.
     """
     from saliency_grafting.engine.occlusion import occlusion_by_reference
 
     out, runs_dir = Path(out), Path(runs_dir)
     cache: dict[str, Any] = {}
-    if reference is None:  # the experiment's own reference: a finished run (its record), trained again if lost
-        config = _reference_config(name, scale, out, data_dir)
-        reference = runs_dir / run_key(config.to_dict())
-        if not record_path(out, config).exists():
-            raise ValueError(f"experiment {name!r}: the reference run {reference.name} has not finished (no record); "
-                             "run the experiment first")  # fmt: skip
-        if not (reference / "checkpoint.pt").exists():
-            if not retrain_missing:
-                raise ValueError(f"experiment {name!r}: the reference run directory {reference} is gone; "
-                                 "--retrain-missing trains it again")  # fmt: skip
-            log(f"[{name}] reference run {reference.name}: its run directory is gone, training it again")
-            if retrain(config, out, runs_dir, cache=cache) is None:
-                raise ValueError(f"experiment {name!r}: the reference run {reference.name} is being trained by "
-                                 "another process; add the reference occlusion when it is done")  # fmt: skip
-    reference = Path(reference)
+    config = _reference_config(name, scale, out, data_dir) if reference is None else None
+    reference = _run_files(Path(reference)) if config is None else runs_dir / run_key(config.to_dict())
+    if config is not None and not record_path(out, config).exists():
+        raise ValueError(f"experiment {name!r}: the reference run {reference.name} has not finished (no record); "
+                         "run the experiment first")  # fmt: skip
+
+    def done(record: dict[str, Any]) -> bool:
+        return REFERENCE_KEY in record and record.get("occlusion_reference", {}).get("run") == reference.name
+
+    if not _pending(name, scale, seeds, out, done, data_dir):
+        return 0  # every record has it already: the reference network is not needed (nor trained again)
+    if config is not None and not (reference / "checkpoint.pt").exists():  # the experiment's own, lost
+        if not retrain_missing:
+            raise ValueError(f"experiment {name!r}: the reference run directory {reference} is gone; "
+                             "--retrain-missing trains it again")  # fmt: skip
+        log(f"[{name}] reference run {reference.name}: its run directory is gone, training it again")
+        if retrain(config, out, runs_dir, cache=cache) is None:
+            raise ValueError(f"experiment {name!r}: the reference run {reference.name} is being trained by "
+                             "another process; add the reference occlusion when it is done")  # fmt: skip
     ref = load_run(reference, data_dir, cache)
     identity = {"run": reference.name, "saliency": f"forward saliency of run {reference.name}, {GRID}x{GRID} regions"}
 
@@ -208,9 +224,6 @@ def add_reference_occlusion(
             transform = occlusion_by_reference(ref.model, fraction, GRID, ref.config.saliency_layer)
             errors[f"{fraction:g}"] = trainer.evaluate(transform)["top1_error"]
         return {REFERENCE_KEY: errors, "occlusion_reference": identity}
-
-    def done(record: dict[str, Any]) -> bool:
-        return REFERENCE_KEY in record and record.get("occlusion_reference", {}).get("run") == reference.name
 
     updated = _posthoc(name, scale, seeds, out, runs_dir, done, measure, data_dir=data_dir, cache=cache, log=log,
                        retrain_missing=retrain_missing)  # fmt: skip

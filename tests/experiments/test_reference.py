@@ -133,6 +133,10 @@ def test_a_gone_reference_run_is_trained_again_from_its_record(tmp_path: Path, t
     # the retrained reference is the recorded network: it ranks its own regions as its own saliency did
     assert after[REFERENCE_KEY] == after["occlusion_top1_error"] == records[0]["occlusion_top1_error"]
     assert {k: v for k, v in after.items() if k not in (REFERENCE_KEY, "occlusion_reference")} == json.loads(before)
+    shutil.rmtree(reference)  # every record has it now: the gone reference is neither needed nor trained again
+    logs.clear()
+    assert add_reference_occlusion("table6", "cpu", 1, tmp_path, runs, retrain_missing=True, log=logs.append) == 0
+    assert not logs and not reference.exists()
 
 
 def test_a_retrained_reference_must_match_its_record(tmp_path: Path, tiny_cells: list[Cell]) -> None:
