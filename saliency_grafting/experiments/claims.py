@@ -256,12 +256,32 @@ def _slope(xs: list[float], ys: list[float]) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
 
 
+def _seed_slope(cells: Cells, row: str, points: dict[str, dict[str, list[float]]]) -> str:
+    """`` (per seed ...)``: the slope fitted per seed and the last column against the first, when seeds line up."""
+    seeds = [v.get("seed") for v in points.values()]
+    if not seeds[0] or len(seeds[0]) < 2 or any(s != seeds[0] or len(s) != len(v["top1_error"])
+                                                for s, v in zip(seeds, points.values(), strict=True)):  # fmt: skip
+        return ""
+    xs = [float(c) for c in points]
+    mean, se = mean_se([_slope(xs, [v["top1_error"][i] for v in points.values()]) for i in range(len(seeds[0]))])
+    verdict = "flat within noise" if abs(mean) <= 2 * se else ("falls" if mean < 0 else "rises")
+    first, last = min(points, key=float), max(points, key=float)
+    return (f" (per seed {mean:+.2f}, 2 s.e. = {2 * se:.2f}: {verdict}; at {last} "
+            f"{versus(cells, (row, last), (row, first), f'at {first}')})")  # fmt: skip
+
+
 def slopes(cells: Cells) -> str:
-    """Per row: the least-squares slope of its mean error against the (numeric) column."""
+    """Per row: the least-squares slope of its mean error against the (numeric) column, tested per seed.
+
+    When every point of a row has the same two or more seeds, the slope is also fitted per seed (the runs of one seed
+    share the subset, initialisation and data order) and said to rise or fall only beyond 2 standard errors of those
+    per-seed slopes; then the last column is set against the first (``versus``, paired).
+    """
     found = []
     for row in _rows(cells):
-        points = [(float(c), statistics.fmean(v["top1_error"])) for (r, c), v in cells.items()
-                  if r == row and v.get("top1_error")]  # fmt: skip
+        points = {c: v for (r, c), v in cells.items() if r == row and v.get("top1_error")}
         if len(points) > 1:
-            found.append(f"{row}: {_slope(*map(list, zip(*points, strict=True))):+.2f} points per unit")
+            means = [statistics.fmean(v["top1_error"]) for v in points.values()]
+            slope = _slope([float(c) for c in points], means)
+            found.append(f"{row}: {slope:+.2f} points per unit{_seed_slope(cells, row, points)}")
     return "least-squares slope of the mean error, " + "; ".join(found) + "."

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import statistics
 
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from saliency_grafting.experiments import check_claim
@@ -110,3 +111,18 @@ def test_network_experiment_shares_table5s_vanilla_runs() -> None:
     narrow = [cfg for c, _, cfg in plan("network", "cpu", 1, "/data") if c.row == "widths 8-16-32-64"]
     assert {cfg.model_args["widths"][0] for cfg in narrow} == {8}
     assert {cfg.epochs for cfg in narrow} == {epochs for _, epochs in NETWORK_SCHEDULES} == {280, 120, 44, 66}
+
+
+@given(st.lists(st.tuples(st.floats(20, 50), st.floats(-3, 3)), min_size=2, max_size=4))
+def test_per_seed_slopes_are_tested_against_their_spread(lines: list[tuple[float, float]]) -> None:
+    xs, seeds, per_seed = [1, 2, 4], list(range(len(lines))), [slope for _, slope in lines]
+    cells = {("PuzzleMix", str(x)): {"seed": seeds, "top1_error": [a + b * x for a, b in lines]} for x in xs}
+    mean, se = statistics.fmean(per_seed), statistics.stdev(per_seed) / len(per_seed) ** 0.5
+    assume(abs(abs(mean) - 2 * se) > 1e-6)  # not on the edge of the test, where rounding decides
+    found = re.search(r"\(per seed ([-+.\d]+), 2 s\.e\. = ([.\d]+): ([a-z ]+); at 4 (.*) vs at 1 \(", slopes(cells))
+    assert found is not None
+    assert abs(float(found[1]) - mean) <= 0.005 + 1e-9 and abs(float(found[2]) - 2 * se) <= 0.005 + 1e-9
+    assert found[3] == ("flat within noise" if abs(mean) <= 2 * se else ("falls" if mean < 0 else "rises"))
+    assert abs(float(found[4].split(" points")[0]) - 3 * mean) <= 0.005 + 1e-9  # k = 4 against k = 1: 3 units
+    later = {("PuzzleMix", "4"): {**cells["PuzzleMix", "4"], "seed": [9, *seeds[1:]]}}  # seeds that do not line up
+    assert "per seed" not in slopes({**cells, **later}) and "points per unit" in slopes({**cells, **later})
