@@ -24,14 +24,14 @@ from saliency_grafting.cli_input import (
     one_line,
     resolve_config,
 )
-from saliency_grafting.config import CHOICES, TrainConfig, load_yaml, suggest
-from saliency_grafting.data import DataError, load_dataset
+from saliency_grafting.config import ConfigError, TrainConfig, flag, load_yaml, suggest
+from saliency_grafting.data import DATASETS, DataError, load_dataset
 from saliency_grafting.engine import Trainer, occluder
 from saliency_grafting.engine.checkpoint import clean_orphans, load_checkpoint
 from saliency_grafting.engine.evaluate import evaluate
 from saliency_grafting.engine.progress import EpochLog, round_floats
 from saliency_grafting.engine.run import EvalRun, eval_run
-from saliency_grafting.experiments.suite import SCALES
+from saliency_grafting.experiments.scales import SCALES
 from saliency_grafting.mixing import MIXERS, SaliencyKind, create_mixer
 from saliency_grafting.saliency import ForwardSaliency, static_saliency
 from saliency_grafting.visualize import mixing_panel, panel_batch
@@ -156,23 +156,40 @@ def _show(args: argparse.Namespace) -> None:
     print(path)
 
 
+def _data_dirs(values: list[str] | None) -> str | dict[str, str] | None:
+    """``--data-dir``: one folder, or ``NAME=DIR`` entries (one folder per dataset)."""
+    if not values:
+        return None
+    if len(values) == 1 and "=" not in values[0]:
+        return values[0]
+    dirs = {}
+    for value in values:
+        name, sep, folder = value.partition("=")
+        if not sep or name not in DATASETS or not folder:
+            raise ValueError(f"--data-dir {value!r}: with several folders, each is NAME=DIR with NAME one of "
+                             f"{', '.join(DATASETS)}")  # fmt: skip
+        dirs[name] = folder
+    return dirs
+
+
 def _reproduce(args: argparse.Namespace) -> None:
     from saliency_grafting.experiments import EXPERIMENTS, plan, record_path, render, run_experiment
-    from saliency_grafting.experiments.runner import selected
+    from saliency_grafting.experiments.runner import data_root, selected
 
-    names = list(EXPERIMENTS) if args.name == ["all"] else args.name
+    names = [n for n, e in EXPERIMENTS.items() if e.in_suite] if args.name == ["all"] else args.name
     unknown = [n for n in names if n not in EXPERIMENTS]
     if unknown:
         hint = suggest(unknown[0], [*EXPERIMENTS, "all"])
         raise ValueError(f"unknown experiment(s) {unknown}; valid names: {', '.join(EXPERIMENTS)}, or all{hint}")
     if args.seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
+    args.data_dir = _data_dirs(args.data_dir)
     out = Path(args.out or f"reproduce/{args.scale}")
-    for flag, chosen, attribute in (("--row", args.row, "row"), ("--column", args.column, "column")):
+    for option, chosen, attribute in (("--row", args.row, "row"), ("--column", args.column, "column")):
         labels = {getattr(cell, attribute) for n in names for cell, _, _ in plan(n, args.scale, 1, None, records=out)}
         for label in [c for c in chosen or [] if c not in labels]:
             valid = ", ".join(sorted(map(repr, labels)))
-            raise ValueError(f"{flag} {label!r} names no cell of {', '.join(names)} at scale {args.scale}; "
+            raise ValueError(f"{option} {label!r} names no cell of {', '.join(names)} at scale {args.scale}; "
                              f"valid: {valid}{suggest(label, sorted(labels))}")  # fmt: skip
 
     if args.dry_run:  # one line per run; "done" when its record exists in --out
@@ -187,8 +204,10 @@ def _reproduce(args: argparse.Namespace) -> None:
     if args.retrain_missing and args.report_only:
         raise ValueError("--retrain-missing trains runs, and --report-only trains nothing: give one of them")
     needs_data = {c.config.get("dataset") for n in names for c, _, _ in plan(n, args.scale, 1, None)} - {"synthetic"}
-    if needs_data and not args.report_only and not args.data_dir:
-        raise ValueError(f"--data-dir is required for {', '.join(sorted(needs_data))} (e.g. the CIFAR-10 JPEG folder)")
+    missing = sorted(name for name in needs_data if data_root(args.data_dir, name) is None)
+    if missing and not args.report_only:
+        raise ValueError(f"--data-dir is required for {', '.join(missing)} (e.g. the CIFAR-10 JPEG folder, or "
+                         "NAME=DIR for each dataset)")  # fmt: skip
     sections = []
     for name in names:
         runs_dir = Path(args.runs_dir) if args.runs_dir else None
@@ -206,10 +225,35 @@ def _reproduce(args: argparse.Namespace) -> None:
 
             add_train_error(name, args.scale, args.seeds, out, runs_dir or out / "runs", data_dir=args.data_dir,
                             retrain_missing=args.retrain_missing)  # fmt: skip
-        sections.append(render(name, args.scale, args.seeds, out, plot_dir=out))
+        sections.append(render(name, args.scale, args.seeds, out, plot_dir=out, data_dir=args.data_dir))
     report = "\n".join(sections)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"report_{args.scale}.md").write_text(report)
+    print(report)
+
+
+def _compare(args: argparse.Namespace) -> None:
+    from saliency_grafting.experiments.compare import Comparison
+    from saliency_grafting.experiments.compare_report import run_comparison
+
+    if args.dataset != "synthetic" and not args.data_dir:
+        raise ValueError(f"--data-dir is required for --dataset {args.dataset}")
+    options = {"dataset": args.dataset, "dataset_args": dict(args.dataset_arg or []), "mixers": tuple(args.mixers),
+               "model": args.model, "model_args": dict(args.model_arg or []) or
+               ({"widths": [16, 32, 64, 128]} if args.model == "preactresnet18" else {}),
+               "image_size": args.image_size, "per_class": args.per_class, "val_per_class": args.val_per_class,
+               "steps": args.budget, "epochs": args.epochs, "seeds": args.seeds, "tune_seeds": args.tune_seeds,
+               "protocols": tuple(dict.fromkeys(["paper", *args.protocols])),
+               "batch_size": args.batch_size}  # fmt: skip
+    try:
+        comparison = Comparison(**options)
+    except ConfigError as err:  # the library names its field: say the flag
+        raise ValueError(f"{flag(err.field) if err.field != 'steps' else '--budget'}: {err}") from None
+    out = Path(args.out)
+    if not args.dry_run:
+        check_output_dir(out)
+    report = run_comparison(comparison, args.data_dir, out, runs_dir=Path(args.runs_dir) if args.runs_dir else None,
+                            dry_run=args.dry_run)  # fmt: skip
     print(report)
 
 
@@ -235,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="a Figure 1-style PNG of sources, destinations and mixed samples")
     show.add_argument("--mixer", nargs="+", choices=tuple(MIXERS), default=["saliency_grafting", "cutmix"],
                       help="the mixers, one row each")  # fmt: skip
-    show.add_argument("--dataset", choices=CHOICES["dataset"], default="synthetic", help="where the images come from")
+    show.add_argument("--dataset", choices=tuple(DATASETS), default="synthetic", help="where the images come from")
     show.add_argument("--data-dir", help="the dataset's folder")
     show.add_argument("--run", metavar="RUN_DIR", help="take data and forward saliency from a trained run")
     show.add_argument("--count", type=int, default=6, help="pairs to show, drawn across classes")
@@ -245,12 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("reproduce", help="run one or all of the paper's experiments and report them")
     rep.add_argument("name", nargs="+", help="table1 ... table7, fig3, fig4, recipe, wallclock, sweep, tune, tuned "
                      "(after tune: each method's validation-selected configuration), fastpath, or all")  # fmt: skip
-    rep.add_argument(
-        "--scale",
-        choices=SCALES,
-        default="cpu",
-        help="paper; cpu (overfitting: 701 k PreAct-ResNet, 50-250 per class); cpu-small (78 k, underfit)",
-    )
+    rep.add_argument("--scale", choices=tuple(SCALES), default="cpu",
+                     help="; ".join(f"{name}: {scale.description}" for name, scale in SCALES.items()))  # fmt: skip
     rep.add_argument(
         "--seeds",
         type=int,
@@ -258,7 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="seeds per cell (0, 1, ...); an experiment may ask for more "
         "(its min_seeds: Tables 6 and 7 take 5 at the cpu scale)",
     )
-    rep.add_argument("--data-dir", help="the dataset of the experiments (paper: CIFAR-100 / Tiny-ImageNet / ImageNet)")
+    rep.add_argument("--data-dir", action="append", metavar="DIR | NAME=DIR",
+                     help="the data folder of the experiments; NAME=DIR (repeatable) gives one folder per dataset, "
+                          "as the paper scale reads three (cifar100=DIR, tinyimagenet=DIR, imagefolder=DIR)",
+                     )  # fmt: skip
     rep.add_argument("--out", help="where records, report and plots go (default reproduce/<scale>)")
     rep.add_argument("--runs-dir", help="where run directories (checkpoints) go (default OUT/runs)")
     rep.add_argument(
@@ -293,8 +336,46 @@ def build_parser() -> argparse.ArgumentParser:
         help="the reference network's run directory (default: the experiment's Vanilla seed-0 run)",
     )
     rep.set_defaults(func=_reproduce)
+    _add_compare(sub)
     parser.commands = sub.choices  # type: ignore[attr-defined]
     return parser
+
+
+def _add_compare(sub: Any) -> None:
+    from saliency_grafting.cli_input import key_value
+    from saliency_grafting.experiments.compare import MIXER_METHODS
+    from saliency_grafting.experiments.scales import PROTOCOLS
+
+    com = sub.add_parser("compare", help="which augmentation for your data: the same tuning budget per method on a "
+                         "validation split, then fresh seeds on the test split; writes OUT/report.md")  # fmt: skip
+    com.add_argument("--data-dir", help="your data (imagefolder: DIR/train/<class>/*, DIR/test/<class>/*)")
+    com.add_argument("--dataset", choices=tuple(DATASETS), default="imagefolder", help="how to read --data-dir")
+    com.add_argument("--dataset-arg", type=key_value, action="append", metavar="KEY=VALUE", help="dataset option")
+    com.add_argument(
+        "--mixers",
+        nargs="+",
+        choices=tuple(MIXER_METHODS),
+        default=["none", "mixup", "cutmix", "saliency_grafting", "puzzlemix"],
+        help="the methods",
+    )
+    com.add_argument("--model", default="preactresnet18", help="the network (default: the 701 k PreAct-ResNet)")
+    com.add_argument("--model-arg", type=key_value, action="append", metavar="KEY=VALUE", help="model keyword")
+    com.add_argument("--image-size", type=int, help="resize images to N x N")
+    com.add_argument("--per-class", type=int, default=100, help="training images per class")
+    com.add_argument("--val-per-class", type=int, help="validation images per class held out from the training "
+                     "split for tuning (default: min(500, what the smallest class has left))")  # fmt: skip
+    budget = com.add_mutually_exclusive_group()
+    budget.add_argument("--budget", type=int, default=840, help="optimisation steps (of batch 128) per run")
+    budget.add_argument("--epochs", type=int, help="epochs per run instead of --budget")
+    com.add_argument("--batch-size", type=int, default=128, help="images per step")
+    com.add_argument("--seeds", type=int, default=3, help="fresh test seeds per method and configuration")
+    com.add_argument("--tune-seeds", type=int, default=1, help="seeds per tuning configuration")
+    com.add_argument("--protocols", nargs="+", choices=PROTOCOLS, default=["paper"],
+                     help="paper (each method's own objective), same objective, same compute")  # fmt: skip
+    com.add_argument("--out", default="compare", help="where records, report.md and compare.png go")
+    com.add_argument("--runs-dir", help="where run directories go (default OUT/runs)")
+    com.add_argument("--dry-run", action="store_true", help="list the runs with a measured time estimate")
+    com.set_defaults(func=_compare)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -305,7 +386,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         args.func(args)
     except (DataError, ValueError, ImportError, OSError) as err:
-        parser.exit(2, f"sgraft {args.command}: error: {one_line(err)}\n")
+        where = f"{flag(err.field)}: " if isinstance(err, DataError) and err.field else ""  # the library's field
+        parser.exit(2, f"sgraft {args.command}: error: {where}{one_line(err)}\n")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import torch
 import yaml
 
 from saliency_grafting.config import CHOICES, ConfigError, TrainConfig, flag, load_yaml, suggest
+from saliency_grafting.data import DATASETS
 from saliency_grafting.mixing import MIXERS, create_mixer
 from saliency_grafting.models import MODELS, create_model
 from saliency_grafting.models.regularizers import apply_regularizer
@@ -34,8 +35,11 @@ __all__ = [
 
 # One line of help for every TrainConfig field (a test checks that none is missing); its default is appended.
 _HELP = {
-    "dataset": "cifar10 | cifar100 | imagefolder (train/ and test/ or val/ class folders) | synthetic (built in)",
+    "dataset": "; ".join(f"{name}: {source.description}" for name, source in DATASETS.items()),
+    "dataset_args": "dataset option, KEY=VALUE (YAML value), repeatable: --dataset-arg classes=50 (tinyimagenet), "
+    "--dataset-arg split=speaker (fsdd)",
     "data_dir": "the dataset's folder (CIFAR: torchvision's layout; imagefolder: train/<class>/*, test/ or val/)",
+    "data_fingerprint": "refuse data whose fingerprint differs (set by reproduce; recorded in every run)",
     "download": "download CIFAR into --data-dir when it is missing",
     "per_class": "keep a seeded, class-balanced subset of K training images per class",
     "val_per_class": "evaluate on K unused training images per class instead of the test split (needs --per-class)",
@@ -74,9 +78,11 @@ _HELP = {
     "quiet": "print no progress: no per-epoch lines, no bars",
     "out": "run directory",
 }
+_KEYWORD_FIELDS = ("dataset_args", "mixer_args", "model_args", "regularizer_args")
 # How a default reads in --help where its value alone says little.
 _DEFAULT_TEXT = {
     "data_dir": "none",
+    "data_fingerprint": "none: recorded from the data read",
     "per_class": "every image",
     "val_per_class": "none: the test split",
     "image_size": "the images' own size",
@@ -120,7 +126,7 @@ def one_line(text: object) -> str:
     return " ".join(str(text).split("\n")).strip()
 
 
-def _key_value(text: str) -> tuple[str, Any]:
+def key_value(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
@@ -154,8 +160,8 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
         kwargs["help"] = f"{text} (default: {_default_text(f)})".replace("%", "%%")
         if kind is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
-        elif f.name in ("mixer_args", "model_args", "regularizer_args"):
-            kwargs.update(type=_key_value, action="append", metavar="KEY=VALUE", dest=f.name)
+        elif f.name in _KEYWORD_FIELDS:
+            kwargs.update(type=key_value, action="append", metavar="KEY=VALUE", dest=f.name)
         elif f.name == "milestones":
             kwargs.update(type=float, nargs="+")
         else:
@@ -167,6 +173,8 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
             kwargs["type"] = base[0]
             if f.name in CHOICES:
                 kwargs["choices"] = CHOICES[f.name]
+            elif f.name == "dataset":
+                kwargs["choices"] = tuple(DATASETS)
         parser.add_argument(name, **kwargs)
 
 
@@ -198,7 +206,7 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
     if getattr(args, "resume", None):
         values["out"] = str(args.resume)
     flags = {k: v for k, v in vars(args).items() if k not in ("command", "config", "resume", "func")}
-    for key in ("mixer_args", "model_args", "regularizer_args"):
+    for key in _KEYWORD_FIELDS:
         if key in flags:
             flags[key] = {**(values.get(key) or {}), **dict(flags[key])}
     values.update(flags)

@@ -17,7 +17,6 @@ __all__ = ["CHOICES", "ConfigError", "TrainConfig", "flag", "load_yaml", "save_y
 
 # The choice fields, in one place: validation and the CLI's ``choices=`` read them from here.
 CHOICES: dict[str, tuple[str, ...]] = {
-    "dataset": ("cifar10", "cifar100", "imagefolder", "synthetic"),
     "schedule": ("step", "cosine", "onecycle"),
     "amp": ("none", "bf16", "fp16"),
     "objective": ("auto", "clean+mixed", "mixed"),
@@ -62,7 +61,13 @@ def _kwargs(value: Any) -> bool:
 
 # Every field: (accepts the value, the expected form). A field missing here fails the test that checks the table.
 _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "dataset": (lambda v: isinstance(v, str) and v != "", "a dataset name (see --help)"),
+    "dataset_args": (_kwargs, "a mapping of the dataset's option names to values"),
     "data_dir": (lambda v: v is None or isinstance(v, str), "a path or null"),
+    "data_fingerprint": (
+        lambda v: v is None or (isinstance(v, str) and re.fullmatch(r"[0-9a-f]{16}", v) is not None),
+        "16 hex digits (the data's identity: registry.fingerprint) or null",
+    ),
     "per_class": (lambda v: v is None or (_int(v) and v >= 1), "an integer >= 1 or null"),
     "val_per_class": (lambda v: v is None or (_int(v) and v >= 1), "an integer >= 1 or null"),
     "image_size": (lambda v: v is None or (_int(v) and v >= 1), "an integer >= 1 or null"),
@@ -103,7 +108,9 @@ class TrainConfig:
     """Everything that determines a training run. Field names are the CLI flags (``--warmup-epochs`` ...)."""
 
     dataset: str = "synthetic"
+    dataset_args: dict[str, Any] = field(default_factory=dict)  # the dataset's own options (e.g. classes, split)
     data_dir: str | None = None
+    data_fingerprint: str | None = None  # the data the run must read (None: whatever data_dir holds, recorded)
     download: bool = False
     per_class: int | None = None
     val_per_class: int | None = None  # evaluate on K unused training images per class instead of the test set
@@ -170,10 +177,16 @@ class TrainConfig:
         self._validate_names()
 
     def _validate_names(self) -> None:
-        """The model and every stage of the mixer chain must be known names (with a close match suggested)."""
+        """The dataset, the model and every stage of the mixer chain must be known names (a close match suggested)."""
+        from saliency_grafting.data import DATASETS
         from saliency_grafting.mixing import MIXERS
         from saliency_grafting.models import MODELS
 
+        if self.dataset not in DATASETS:
+            raise ConfigError(
+                "dataset", f"--dataset: unknown dataset {self.dataset!r}; valid names: {', '.join(DATASETS)}"
+                f"{suggest(self.dataset, list(DATASETS))}"
+            )  # fmt: skip
         if not self.model.startswith("timm:") and self.model not in MODELS:
             raise ConfigError(
                 "model", f"--model: unknown model {self.model!r}; valid names: {', '.join(MODELS)}, or timm:<name>"

@@ -73,7 +73,7 @@ def panel_batch(data: Any, count: int, *, seed: int = 0) -> tuple[Tensor, Tensor
 def _to_pil(image: Tensor, mean: Tensor, std: Tensor, scale: int) -> Image.Image:
     pixels = (image.float().cpu() * std.view(-1, 1, 1) + mean.view(-1, 1, 1)).clamp(0, 1)
     array = (pixels * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
-    picture = Image.fromarray(array)
+    picture = Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)  # one channel: grey (spectrograms)
     return picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
 
 

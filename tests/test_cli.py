@@ -65,7 +65,7 @@ def test_yaml_sets_defaults_and_flags_override(tmp_path: Path, capsys: pytest.Ca
         (["train", "--model", "vgg"], "unknown model 'vgg'; valid names"),
         (["train", "--mixer", "fmix"], "unknown mixer 'fmix'; valid names"),
         (["train", "--dataset", "mnist"], "invalid choice: 'mnist'"),
-        (["train", "--dataset", "imagefolder"], "--data-dir is required"),
+        (["train", "--dataset", "imagefolder"], "--data-dir: dataset 'imagefolder' needs a data directory"),
         (["train", "--dataset", "imagefolder", "--data-dir", "/nonexistent/x"], "is not a directory"),
         (["train", "--epochs", "2", "--warmup-epochs", "3"], "--warmup-epochs must be <= --epochs"),
         (["train", "--mix-prob", "1.5"], "--mix-prob must be a number in [0, 1]"),

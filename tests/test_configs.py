@@ -43,7 +43,10 @@ def test_choices_live_in_one_place_and_match_the_registries() -> None:
     from saliency_grafting.models.regularizers import REGULARIZERS
     from saliency_grafting.saliency.sources import SOURCES
 
-    assert CHOICES["dataset"] == DATASETS and CHOICES["regularizer"] == tuple(REGULARIZERS)
+    assert "dataset" not in CHOICES and CHOICES["regularizer"] == tuple(REGULARIZERS)  # datasets: the registry
+    assert TrainConfig.from_dict({"dataset": "fsdd"}).dataset == "fsdd" and "fsdd" in DATASETS
+    with pytest.raises(ValueError, match=r"--dataset: unknown dataset 'fsd'; valid names: .*; did you mean 'fsdd'"):
+        TrainConfig.from_dict({"dataset": "fsd"})
     assert set(CHOICES["saliency"]) == {"auto", *SOURCES}
 
 

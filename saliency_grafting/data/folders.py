@@ -16,7 +16,14 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".JPEG", ".JPG", ".P
 
 
 class DataError(ValueError):
-    """A data directory or file that cannot be used; the message names the path."""
+    """A data directory, file or data option that cannot be used; the message names the path or option.
+
+    ``field``: the ``TrainConfig`` field at fault, when one is (the command line names its flag).
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def read_rgb(path: Path) -> Tensor:

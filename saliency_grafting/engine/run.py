@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 from saliency_grafting.config import TrainConfig
-from saliency_grafting.data import Dataset, StreamLoader, TensorLoader, load_dataset
+from saliency_grafting.data import Dataset, StreamLoader, TensorLoader, make_loaders
+from saliency_grafting.data.registry import load_config_data
 from saliency_grafting.models import create_model
 from saliency_grafting.models.regularizers import apply_regularizer
 
@@ -34,15 +35,12 @@ class EvalRun:
 
 def eval_run(config: TrainConfig, model_state: dict[str, Any], *, data: Dataset | None = None) -> EvalRun:
     """The network of ``config`` with ``model_state`` loaded, on the run's test split (or validation split)."""
-    from saliency_grafting.engine.trainer import Trainer, make_loaders
+    from saliency_grafting.engine.trainer import Trainer
 
     device = Trainer._device(config.device, 0)
-    data = data if data is not None else load_dataset(
-        config.dataset, config.data_dir, download=config.download, per_class=config.per_class, seed=config.seed,
-        image_size=config.image_size, val_per_class=config.val_per_class, progress=not config.quiet,
-    )  # fmt: skip
+    data = data if data is not None else load_config_data(config, progress=not config.quiet)
     _, test_loader = make_loaders(data, config, device)
-    model = create_model(config.model, data.num_classes, **config.model_args)
+    model = create_model(config.model, data.num_classes, in_channels=data.channels, **config.model_args)
     model = apply_regularizer(model, config.regularizer, **config.regularizer_args)
     model.load_state_dict(model_state)
     model = model.to(device).eval()

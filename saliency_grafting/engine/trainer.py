@@ -17,7 +17,8 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from saliency_grafting.config import TrainConfig, save_yaml
-from saliency_grafting.data import Dataset, StreamLoader, TensorLoader, load_dataset
+from saliency_grafting.data import Dataset, StreamLoader, TensorLoader, make_loaders
+from saliency_grafting.data.registry import check_fingerprint, load_config_data
 from saliency_grafting.engine.checkpoint import (
     clean_orphans,
     load_checkpoint,
@@ -75,23 +76,6 @@ def lr_factor(schedule: str, progress: float, milestones: Iterable[float] = (0.5
         peak = 0.15
         return progress / peak if progress < peak else max(0.0, (1 - progress) / (1 - peak))
     raise ValueError(f"schedule must be 'step', 'cosine' or 'onecycle', got {schedule!r}")
-
-
-def make_loaders(
-    data: Dataset, config: TrainConfig, device: torch.device, rank: int = 0, world_size: int = 1
-) -> tuple[TensorLoader | StreamLoader, TensorLoader | StreamLoader]:
-    """Train and test loaders: tensor-resident for small datasets, streamed from files for large ones."""
-    common = {"mean": data.mean, "std": data.std, "device": device, "rank": rank, "world_size": world_size,
-              "channels_last": config.channels_last}  # fmt: skip
-    if data.resident:
-        train = TensorLoader(data.train_images, data.train_labels, batch_size=config.batch_size, train=True,
-                             pad=max(data.image_size // 8, 1), seed=config.seed, **common)  # fmt: skip
-        test = TensorLoader(data.test_images, data.test_labels, batch_size=512, train=False, **common)
-        return train, test
-    stream = {"image_size": data.image_size, "workers": config.workers, "seed": config.seed, **common}
-    train = StreamLoader(*data.train_files, batch_size=config.batch_size, train=True, **stream)
-    test = StreamLoader(*data.test_files, batch_size=config.batch_size, train=False, **stream)
-    return train, test
 
 
 def _distributed() -> tuple[int, int, int]:
@@ -180,15 +164,15 @@ class Trainer:
         rank, local_rank, world_size = _distributed()
         device = cls._device(config.device, local_rank)
         torch.manual_seed(config.seed)
-        data = data if data is not None else load_dataset(
-            config.dataset, config.data_dir, download=config.download, per_class=config.per_class,
-            seed=config.seed, image_size=config.image_size, val_per_class=config.val_per_class,
-            progress=not config.quiet and rank == 0 and sys.stderr.isatty(),  # a live bar; a bad file: one line
-        )  # fmt: skip
+        progress = not config.quiet and rank == 0 and sys.stderr.isatty()  # a live bar; a bad file: one line
+        data = data if data is not None else load_config_data(config, progress=progress)
+        check_fingerprint(data, config.data_fingerprint, config.data_dir)
+        if config.data_fingerprint is None:
+            config.data_fingerprint = data.fingerprint  # the run's config.yaml says which data it read
         loaders = make_loaders(data, config, device, rank, world_size)
         mixer = create_mixer(config.mixer, data.num_classes, label_smoothing=config.label_smoothing,
                              validate=False, **config.mixer_args)  # fmt: skip
-        model = create_model(config.model, data.num_classes, **config.model_args)
+        model = create_model(config.model, data.num_classes, in_channels=data.channels, **config.model_args)
         model = apply_regularizer(model, config.regularizer, **config.regularizer_args)
         return cls(model, mixer, loaders, config, callbacks=callbacks, data=data)
 

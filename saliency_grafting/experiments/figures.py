@@ -31,9 +31,9 @@ register(Experiment(
     # k batches on 20 % of the data (CPU-small: 100 images per class, 30 epochs, and k in {1, 2, 4, 6}: PuzzleMix's
     # graph cuts grow with k, and k = 1..6 would take ~85 min, over the 1 h budget). cpu: the losses averaged so
     # that the step size does not grow with k; k = 1 is the same run as Table 5's paper cell.
-    cells={"paper": lambda _: _diversity({**WRN, "per_class": 100, "epochs": 200}, range(1, 7)),
-           "cpu-small": lambda _: _diversity({**CPU_SMALL, "per_class": 100, "epochs": 30}, (1, 2, 4, 6)),
-           "cpu": lambda _: _diversity(sized(100), (1, 2, 4), averaged=True)},
+    cells={"paper": lambda _, __: _diversity({**WRN, "per_class": 100, "epochs": 200}, range(1, 7)),
+           "cpu-small": lambda _, __: _diversity({**CPU_SMALL, "per_class": 100, "epochs": 30}, (1, 2, 4, 6)),
+           "cpu": lambda scale, _: _diversity(sized(scale, scale.main_size), (1, 2, 4), averaged=True)},
     extras=sections.cpu_report(),
 ))  # fmt: skip
 
@@ -50,7 +50,7 @@ register(Experiment(
     name="fig4", title="Figure 4: threshold sigma (x sigma_mean)",
     claim="lowering sigma below sigma_mean degrades SG towards CutMix", kind="line", x_label="sigma / sigma_mean",
     check=claims.slopes,
-    cells={"paper": lambda _: _threshold(WRN), "cpu-small": lambda _: _threshold(CPU_SMALL),
-           "cpu": lambda _: _threshold(sized(100))},
+    cells={"paper": lambda _, __: _threshold(WRN), "cpu-small": lambda _, __: _threshold(CPU_SMALL),
+           "cpu": lambda scale, _: _threshold(sized(scale, scale.main_size))},
     extras=sections.cpu_report(),
 ))  # fmt: skip

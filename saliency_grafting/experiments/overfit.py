@@ -1,9 +1,7 @@
-"""The ``cpu`` scale's base, protocols and pass counts: where augmentation can help (the network memorises its data).
+"""The ``cpu`` family's cells: where augmentation can help (the network memorises its data).
 
-CIFAR-10 JPEGs, a 701 k-parameter PreAct-ResNet-18 (widths 16-128, last stage 4x4), bf16 autocast and channels-last,
-50 / 100 / 250 images per class (the analogue of the paper's 10 / 20 / 50 % of CIFAR-100) with about the same number of
-optimisation steps at each size (~840 of batch 128; 1.5x that at 250 per class, where ~840 steps leave vanilla at 3 %
-training error: the ``network`` experiment). Each comparison is made under three protocols:
+A ``cpu`` scale (``scales/``) names the dataset, the network and the step budget; these build its cells. Each
+comparison is made under three protocols:
 
 - ``paper``: each method with its own paper's objective (SG: clean + grafted; the others: mixed only), equal epochs;
 - ``same objective``: every mixer trained on the clean and the mixed batch, equal epochs;
@@ -18,33 +16,24 @@ from __future__ import annotations
 from typing import Any
 
 from saliency_grafting.experiments.core import Cell
+from saliency_grafting.experiments.scales import PROTOCOLS, Scale
 from saliency_grafting.experiments.settings import METHODS
 
 __all__ = [
-    "BASE", "EPOCHS", "PROTOCOLS", "SALIENCY_SOURCES", "epoch_passes", "grid", "passes_per_step", "protocol_config",
-    "sized",
+    "PROTOCOLS", "SALIENCY_SOURCES", "column", "epoch_passes", "grid", "passes_per_step", "protocol_config", "sized",
 ]  # fmt: skip
 
-# Optimisation steps are held at ~840 per run (7 steps of 128 per epoch at 100 per class, drop-last batches), except
-# at 250 per class: 44 epochs (836 steps) left vanilla at 3.0 % training error, 66 epochs (1254 steps) at 0.24 %, and
-# the criterion of the scale is at most 2 % (measured by the ``network`` experiment, seed 0).
-EPOCHS = {50: 280, 100: 120, 250: 66}
-PROTOCOLS = ("paper", "same objective", "same compute")
-BASE: dict[str, Any] = {
-    "dataset": "imagefolder", "model": "preactresnet18", "model_args": {"widths": [16, 32, 64, 128]},
-    "per_class": 100, "epochs": EPOCHS[100], "warmup_epochs": 6, "batch_size": 128, "lr": 0.1, "weight_decay": 5e-4,
-    "schedule": "cosine", "amp": "bf16", "channels_last": True, "eval_every": 20,
-}  # fmt: skip
 # The appendix's saliency comparison: (source name, row label).
 SALIENCY_SOURCES = (("forward", "forward saliency"), ("input_gradient", "input gradient"), ("grad_cam", "Grad-CAM"))
 _TWO_PASS = 2  # the sample passes per step of the clean + mixed recipe: the budget of "same compute"
 
 
-def sized(per_class: int, epochs: int | None = None) -> dict[str, Any]:
-    """The base at ``per_class`` images per class: warm-up 5 % of the run, about 6 test evaluations per run."""
-    epochs = epochs or EPOCHS[per_class]
-    return {**BASE, "per_class": per_class, "epochs": epochs, "warmup_epochs": max(1, round(0.05 * epochs)),
-            "eval_every": max(1, epochs // 6)}  # fmt: skip
+def sized(scale: Scale, per_class: int, epochs: int | None = None) -> dict[str, Any]:
+    """The scale's base at ``per_class`` images per class: its budget's epochs (or ``epochs``), warm-up 5 % of the
+    run, about 6 test evaluations per run."""
+    epochs = epochs or scale.epochs(per_class)
+    return {**scale.data(), **scale.base, "per_class": per_class, "epochs": epochs,
+            "warmup_epochs": max(1, round(0.05 * epochs)), "eval_every": max(1, epochs // 6)}  # fmt: skip
 
 
 def passes_per_step(config: dict[str, Any]) -> int:
@@ -65,23 +54,29 @@ def epoch_passes(config: dict[str, Any]) -> int:
     return warmup + (config["epochs"] - warmup) * passes_per_step(config)
 
 
-def protocol_config(label: str, protocol: str, per_class: int) -> dict[str, Any]:
-    """Method ``label`` at ``per_class`` under ``protocol`` (one of ``PROTOCOLS``)."""
+def protocol_config(scale: Scale, label: str, protocol: str, per_class: int) -> dict[str, Any]:
+    """Method ``label`` at ``per_class`` under ``protocol`` (one of ``PROTOCOLS``) on ``scale``."""
     method = dict(METHODS[label])
     if protocol == "same objective" and method["mixer"] not in ("none", "augmix"):
         method.setdefault("objective", "clean+mixed")
         if method["mixer"] == "saliency_grafting":
             method.pop("objective")  # "auto" is already clean + grafted: the paper cell's run
-    config = {**sized(per_class), **method}
+    config = {**sized(scale, per_class), **method}
     if protocol == "same compute":
-        epochs = round(EPOCHS[per_class] * _TWO_PASS / passes_per_step(config))
-        config = {**sized(per_class, epochs), **method}
+        epochs = round(scale.epochs(per_class) * _TWO_PASS / passes_per_step(config))
+        config = {**sized(scale, per_class, epochs), **method}
     elif protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
     return config
 
 
-def grid(labels: list[str], sizes: tuple[int, ...], protocols: tuple[str, ...]) -> list[Cell]:
-    """Each method of ``labels`` at each size under each protocol, in columns ``"<size> · <protocol>"``."""
-    return [Cell(label, f"{size} · {protocol}", protocol_config(label, protocol, size))
-            for size in sizes for protocol in protocols for label in labels]  # fmt: skip
+def column(size: int, protocol: str) -> str:
+    """The report's label of the cells at ``size`` images per class under ``protocol``."""
+    return f"{size} · {protocol}"
+
+
+def grid(scale: Scale, labels: list[str], sizes: tuple[int, ...], protocols: tuple[str, ...]) -> list[Cell]:
+    """Each method of ``labels`` at each size under each protocol of the scale (columns ``"<size> · <protocol>"``)."""
+    return [Cell(label, column(size, protocol), protocol_config(scale, label, protocol, size), size=size,
+                 protocol=protocol)
+            for size in sizes for protocol in protocols if protocol in scale.protocols for label in labels]  # fmt: skip

@@ -11,16 +11,20 @@ from typing import Any
 from saliency_grafting.experiments.claims import mean_se
 from saliency_grafting.experiments.core import EXPERIMENTS, Cells, Experiment, ReportContext, cells_for
 from saliency_grafting.experiments.reference import REFERENCE_KEY, TRAIN_KEY
-from saliency_grafting.experiments.runner import OCCLUSION_FRACTIONS, plan, record_path
+from saliency_grafting.experiments.runner import OCCLUSION_FRACTIONS, DataDirs, plan, record_path
+from saliency_grafting.experiments.scales import Scale, get_scale
 from saliency_grafting.experiments.sections import plot_name, standard_table
 
 __all__ = ["aggregate", "check_claim", "mean_se", "render", "setting"]
 
 
-def aggregate(name: str, scale: str, seeds: int, out: Path) -> dict[tuple[str, str], dict[str, list[float]]]:
-    """``{(row, column): {metric: [value per finished seed]}}``; missing runs are left out."""
+def aggregate(
+    name: str, scale: str | Scale, seeds: int, out: Path, data_dir: DataDirs = None
+) -> dict[tuple[str, str], dict[str, list[float]]]:
+    """``{(row, column): {metric: [value per finished seed]}}``; missing runs are left out. ``data_dir``: only for
+    a scale that does not name its data (the paper scale), whose run keys hold the fingerprint of the folder."""
     cells: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for cell, seed, config in plan(name, scale, seeds, None, records=out):
+    for cell, seed, config in plan(name, scale, seeds, data_dir, records=out):
         path = record_path(out, config)
         values = cells[(cell.row, cell.column)]
         if not path.exists():
@@ -47,26 +51,31 @@ def aggregate(name: str, scale: str, seeds: int, out: Path) -> dict[tuple[str, s
     return {key: dict(values) for key, values in cells.items()}
 
 
-def render(name: str, scale: str, seeds: int, out: Path, plot_dir: Path | None = None) -> str:
+def render(
+    name: str, scale: str | Scale, seeds: int, out: Path, plot_dir: Path | None = None, data_dir: DataDirs = None
+) -> str:
     """A markdown section for experiment ``name``: its table (and plot), runs finished, wall time."""
     experiment = EXPERIMENTS[name]
+    scale = get_scale(scale)
     if not cells_for(name, scale, records=out):
-        return f"### {experiment.title}\n\nNot defined at the {scale} scale.\n"
-    cells = aggregate(name, scale, seeds, out)
+        return f"### {experiment.title}\n\nNot defined at the {scale.name} scale.\n"
+    cells = aggregate(name, scale, seeds, out, data_dir)
     rows = list(dict.fromkeys(row for row, _ in cells))
     columns = list(dict.fromkeys(column for _, column in cells))
     # a run shared by several cells (Table 5's Vanilla in every protocol, Figure 4's CutMix line) counts once
-    paths = dict.fromkeys(record_path(out, config) for _, _, config in plan(name, scale, seeds, None, records=out))
+    runs = plan(name, scale, seeds, data_dir, records=out)
+    paths = dict.fromkeys(record_path(out, config) for _, _, config in runs)
     walls = [json.loads(path.read_text())["wall_seconds"] for path in paths if path.exists()]
     planned, finished, wall = len(paths), len(walls), sum(walls)
+    layout = {(cell.row, cell.column): cell for cell, _, _ in runs}
     ctx = ReportContext(experiment=experiment, scale=scale, seeds=seeds, out=out, cells=cells, rows=rows,
-                        columns=columns, plot_dir=plot_dir if finished else None)  # fmt: skip
+                        columns=columns, layout=layout, plot_dir=plot_dir if finished else None)  # fmt: skip
     lines = [f"### {experiment.title}", "", setting(name, scale), ""]
     lines += (experiment.table or standard_table)(ctx)
     lines += ["", f"{experiment.error_label} error (%), mean ± standard error over seeds; {finished} of {planned} "
               f"distinct runs finished; {wall / 60:.0f} min of training and testing.", ""]  # fmt: skip
     lines += [f"Check of the claim ({experiment.claim}): {check_claim(name, cells)}", ""]
-    for section in experiment.extras.get(scale, ()):
+    for section in experiment.extras.get(scale.family, ()):
         lines += section(ctx)
     if experiment.kind == "line" and ctx.plot_dir is not None:
         path = _plot(experiment, cells, rows, columns, ctx.plot_dir / plot_name(name, scale))
@@ -74,7 +83,7 @@ def render(name: str, scale: str, seeds: int, out: Path, plot_dir: Path | None =
     return "\n".join(lines)
 
 
-def setting(name: str, scale: str) -> str:
+def setting(name: str, scale: str | Scale) -> str:
     """One line naming what an experiment's cells share (model, data, images per class, epochs); the rest varies."""
     configs = [cell.config for cell in cells_for(name, scale)]
 
@@ -85,7 +94,8 @@ def setting(name: str, scale: str) -> str:
     per_class = shared("per_class")
     data = f"{shared('dataset')}, " + ("full training set" if per_class == "None" else f"{per_class} images per class")
     epochs = f"{shared('epochs')} epochs ({shared('warmup_epochs')} warm-up)"
-    return f"Setting ({scale} scale): {shared('model')} on {data}, {epochs}, batch {shared('batch_size', 128)}."
+    name = get_scale(scale).name
+    return f"Setting ({name} scale): {shared('model')} on {data}, {epochs}, batch {shared('batch_size', 128)}."
 
 
 def check_claim(name: str, cells: Cells) -> str:

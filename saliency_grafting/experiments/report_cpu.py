@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from saliency_grafting.experiments.core import cells_for
-from saliency_grafting.experiments.overfit import PROTOCOLS, epoch_passes, passes_per_step
+from saliency_grafting.experiments.overfit import epoch_passes, passes_per_step
 from saliency_grafting.experiments.runner import plan, record_path
+from saliency_grafting.experiments.scales import PROTOCOLS, Scale
 
 __all__ = ["budget_winners", "compute_table", "curves", "mean_curve", "plot_lines", "protocol_verdicts"]
 
@@ -28,15 +29,18 @@ def _rank(cells: dict[Any, Any], column: str) -> tuple[int, int] | None:
     return sorted(means, key=means.__getitem__).index(SG) + 1, len(means)
 
 
-def protocol_verdicts(cells: dict[Any, Any]) -> str:
+def protocol_verdicts(cells: dict[Any, Any], columns: dict[str, tuple[int, str]]) -> str:
     """Per data size: the claim holds if SG is best under ``paper``, fairly if also under the two other protocols.
 
-    Columns are ``"<per_class> · <protocol>"``; "best" is the lowest mean error (the noise is in the claim check).
+    ``columns``: each grid column's (images per class, protocol); "best" is the lowest mean error (the noise is in
+    the claim check).
     """
-    sizes = dict.fromkeys(column.split(" · ")[0] for _, column in cells if " · " in column)
+    by_size: dict[int, dict[str, str]] = defaultdict(dict)
+    for column, (size, protocol) in columns.items():
+        by_size[size][protocol] = column
     parts = []
-    for size in sizes:
-        ranks = {p: r for p in PROTOCOLS if (r := _rank(cells, f"{size} · {p}")) is not None}
+    for size, where_run in by_size.items():
+        ranks = {p: r for p in PROTOCOLS if p in where_run and (r := _rank(cells, where_run[p])) is not None}
         if "paper" not in ranks:
             continue
         where = ", ".join(f"{p} {rank} of {count}" for p, (rank, count) in ranks.items())
@@ -53,7 +57,7 @@ def protocol_verdicts(cells: dict[Any, Any]) -> str:
     return "; ".join(parts) + "." if parts else "no finished SG runs yet."
 
 
-def compute_table(name: str, scale: str, cells: dict[Any, Any], records: Path | None = None) -> list[str]:
+def compute_table(name: str, scale: Scale, cells: dict[Any, Any], records: Path | None = None) -> list[str]:
     """Markdown rows per cell: training vs test error (the overfitting gap) and the compute it took."""
     lines = ["| method | setting | train error (%) | test error (%) | gap | passes / step | epochs | passes (epochs) "
              "| wall (min / run) |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip

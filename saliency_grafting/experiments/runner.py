@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -20,6 +20,8 @@ except ImportError:  # not POSIX: claims always succeed
 
 from saliency_grafting.config import TrainConfig
 from saliency_grafting.experiments.core import EXPERIMENTS, Cell, cells_for
+from saliency_grafting.experiments.scales import Scale, get_scale
+from saliency_grafting.experiments.scales.cifar10 import CIFAR10_JPEG
 
 __all__ = [
     "OCCLUSION_FRACTIONS", "TRAIN_KEY", "claim", "learning_curve", "plan", "record_path", "run_cell", "run_experiment",
@@ -30,15 +32,20 @@ OCCLUSION_FRACTIONS = (0.0, 0.125, 0.25)
 TRAIN_KEY = "train_top1_error_clean"  # the final weights' error on the run's own training subset, no augmentation
 
 
-# Config fields added after records began, with the value every older run had: left out of the key at that value,
-# so that a new field never orphans the records made before it.
-_ADDED_FIELDS: dict[str, Any] = {"saliency": "auto", "mix_reduction": "sum", "val_per_class": None}
+# Config fields added after records began, with the values the older runs had: left out of the key at those
+# values, so that a new field never orphans the records made before it. Every run before ``data_fingerprint``
+# read generated data or the CIFAR-10 JPEG archive.
+_ADDED_FIELDS: dict[str, tuple[Any, ...]] = {
+    "saliency": ("auto",), "mix_reduction": ("sum",), "val_per_class": (None,), "dataset_args": ({},),
+    "data_fingerprint": (None, CIFAR10_JPEG),
+}  # fmt: skip
+DataDirs = str | Mapping[str, str] | None  # one folder, or one per dataset name
 
 
 def run_key(config: dict[str, Any]) -> str:
-    """A short, stable hash of a run's config (seed included, output paths and verbosity excluded)."""
+    """A short, stable hash of a run's config (seed and the data's fingerprint included, paths and verbosity not)."""
     relevant = {k: v for k, v in config.items() if k not in ("out", "quiet", "data_dir", "workers", "tensorboard")}
-    relevant = {k: v for k, v in relevant.items() if k not in _ADDED_FIELDS or v != _ADDED_FIELDS[k]}
+    relevant = {k: v for k, v in relevant.items() if k not in _ADDED_FIELDS or v not in _ADDED_FIELDS[k]}
     return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
@@ -62,23 +69,58 @@ def _git_commit() -> str:
         return "unknown"
 
 
+def data_root(data_dir: DataDirs, dataset: str) -> str | None:
+    """The folder of ``dataset``: ``data_dir`` itself, or its entry for ``dataset`` when it maps names to folders."""
+    if data_dir is None or isinstance(data_dir, str):
+        return data_dir
+    return data_dir.get(dataset)
+
+
+def data_fingerprint(scale: Scale, dataset: str, root: str | None, options: Mapping[str, Any]) -> str | None:
+    """The identity of the data a run of ``scale`` reads: the scale's own, else what ``root`` holds (None: no
+    folder yet; the run records what it reads)."""
+    if scale.fingerprint is not None and dataset == scale.dataset and dict(options) == dict(scale.dataset_args):
+        return scale.fingerprint
+    if root is None or not Path(root).expanduser().is_dir():
+        return None
+    return _fingerprint(dataset, str(Path(root).expanduser().resolve()))
+
+
+_FINGERPRINTS: dict[tuple[str, str], str | None] = {}
+
+
+def _fingerprint(dataset: str, root: str) -> str | None:
+    from saliency_grafting.data import get_source
+
+    if (dataset, root) not in _FINGERPRINTS:  # one listing per folder and process
+        _FINGERPRINTS[(dataset, root)] = get_source(dataset).fingerprint(Path(root))
+    return _FINGERPRINTS[(dataset, root)]
+
+
 def plan(
-    name: str, scale: str, seeds: int, data_dir: str | None, *, records: Path | None = None
+    name: str, scale: str | Scale, seeds: int, data_dir: DataDirs, *, records: Path | None = None
 ) -> list[tuple[Cell, int, TrainConfig]]:
     """Every (cell, seed, resolved config) of experiment ``name``; a cell's seeds start at its ``seed_offset``.
 
-    ``seeds`` is raised to the experiment's ``min_seeds`` at ``scale``. ``records`` is the output folder of earlier
-    experiments, for those whose cells are chosen from their records (``tuned`` reads the ``tune`` records).
+    ``seeds`` is raised to the experiment's ``min_seeds`` for the scale's family. ``data_dir``: the data folder, or
+    a mapping of dataset names to folders (the paper scale reads three datasets). Every config carries the identity
+    of its data (``data_fingerprint``: the scale's, else that of the folder given), so it is part of the run's key.
+    ``records`` is the output folder of earlier experiments, for those whose cells are chosen from their records
+    (``tuned`` reads the ``tune`` records).
     """
+    scale = get_scale(scale)
     runs = []
     cells = cells_for(name, scale, records=records)
-    seeds = max(seeds, EXPERIMENTS[name].min_seeds.get(scale, 1))
+    seeds = max(seeds, EXPERIMENTS[name].min_seeds.get(scale.family, 1))
     for index in range(seeds):  # seed-major: an interrupted experiment has every cell at its first seeds
         for cell in cells:
             seed = index + cell.seed_offset
             values = {**cell.config, "seed": seed, "quiet": True}
-            if values.get("dataset") != "synthetic":
-                values["data_dir"] = data_dir
+            dataset = values.get("dataset", "synthetic")
+            if dataset != "synthetic":
+                values["data_dir"] = data_root(data_dir, dataset)
+                values["data_fingerprint"] = data_fingerprint(scale, dataset, values["data_dir"],
+                                                              values.get("dataset_args", {}))  # fmt: skip
             runs.append((cell, seed, TrainConfig.from_dict(values)))
     return runs
 
@@ -105,15 +147,17 @@ def selected(cell: Cell, rows: Sequence[str] | None, columns: Sequence[str] | No
 def _dataset(config: TrainConfig, cache: dict[str, Any]) -> Any:
     """The run's dataset: the full one is decoded once per process and kept; the per-class subset is drawn here."""
     from saliency_grafting.data import load_dataset, subset
+    from saliency_grafting.data.registry import check_fingerprint, config_options, load_config_data
 
     if config.dataset == "synthetic":
-        return load_dataset("synthetic", per_class=config.per_class, seed=config.seed, image_size=config.image_size,
-                            val_per_class=config.val_per_class)  # fmt: skip
-    key = json.dumps([config.dataset, config.data_dir, config.image_size])
+        return load_config_data(config)
+    key = json.dumps([config.dataset, config.data_dir, config.image_size, config_options(config)], sort_keys=True)
     if key not in cache:
         cache.clear()  # hold one dataset at a time
-        cache[key] = load_dataset(config.dataset, config.data_dir, image_size=config.image_size)
+        cache[key] = load_dataset(config.dataset, config.data_dir, image_size=config.image_size,
+                                  **config_options(config))  # fmt: skip
     data = cache[key]
+    check_fingerprint(data, config.data_fingerprint, config.data_dir)
     if config.per_class is None:
         if config.val_per_class is not None:
             raise ValueError("val_per_class needs per_class: the validation images are those the subset leaves out")
@@ -160,9 +204,17 @@ def claim(runs_dir: Path, key: str) -> IO[str] | None:
 
 
 def run_cell(
-    config: TrainConfig, out: Path, *, runs_dir: Path | None = None, data_cache: dict[str, Any] | None = None
+    config: TrainConfig,
+    out: Path,
+    *,
+    runs_dir: Path | None = None,
+    data_cache: dict[str, Any] | None = None,
+    occlusion_grid: int = 8,
 ) -> dict[str, Any]:
-    """Train one config (resuming its run directory if it was interrupted), test it, and write its record."""
+    """Train one config (resuming its run directory if it was interrupted), test it, and write its record.
+
+    The record names the data read (``data``: dataset, fingerprint, classes and split sizes) and holds the error
+    after occluding the top 0 / 12.5 / 25 % of ``occlusion_grid`` x ``occlusion_grid`` salient regions."""
     from saliency_grafting.engine import Trainer, occluder
 
     key = run_key(config.to_dict())
@@ -175,7 +227,7 @@ def run_cell(
     summary = trainer.fit()
     occlusion = {}
     for fraction in OCCLUSION_FRACTIONS:
-        result = trainer.evaluate(occluder(trainer.model, fraction, 8, config.saliency_layer))
+        result = trainer.evaluate(occluder(trainer.model, fraction, occlusion_grid, config.saliency_layer))
         occlusion[f"{fraction:g}"] = result["top1_error"]
     own_error = train_error(trainer)
     trainer.close()
@@ -183,6 +235,13 @@ def run_cell(
         "key": key,
         "config": config.to_dict(),
         "seed": config.seed,
+        "data": {
+            "dataset": data.name,
+            "fingerprint": data.fingerprint,
+            "classes": data.num_classes,
+            "train": data.num_train,
+            "evaluated": data.num_test,
+        },
         "git_commit": _git_commit(),
         "summary": summary,
         "occlusion_top1_error": occlusion,
@@ -192,29 +251,33 @@ def run_cell(
         "wall_seconds": time.perf_counter() - start,
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-    write_record(record_path(out, config), record)
+    write_record(out / "records" / f"{key}.json", record)
     return record
 
 
 def run_experiment(
     name: str,
-    scale: str,
+    scale: str | Scale,
     seeds: int,
     out: Path,
-    data_dir: str | None,
+    data_dir: DataDirs,
     *,
     runs_dir: Path | None = None,
     rows: Sequence[str] | None = None,
     columns: Sequence[str] | None = None,
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
+    estimate: Callable[[TrainConfig], float] | None = None,
+    data_cache: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Run every missing (cell, seed) of ``name``; returns the records of its finished runs.
 
     Shared cells run once for all tables. ``rows`` / ``columns``: only the cells with one of these row / column
     labels (None: all). A run another live process has claimed in the same runs folder is left to it (see ``claim``).
+    ``estimate``: seconds a config takes to train, for an ETA on each run's line. ``data_cache``: the loaded data
+    kept between calls (one dataset at a time).
     """
     records = []
-    cache: dict[str, Any] = {}
+    cache: dict[str, Any] = {} if data_cache is None else data_cache
     runs = [run for run in plan(name, scale, seeds, data_dir, records=out) if selected(run[0], rows, columns)]
     runs_root = runs_dir or out / "runs"
     for index, (cell, seed, config) in enumerate(runs, start=1):
@@ -232,8 +295,11 @@ def run_experiment(
             if path.exists():  # finished by another process between the check and the claim
                 records.append(json.loads(path.read_text()))
                 continue
-            log(f"{label}: training")
-            record = run_cell(config, out, runs_dir=runs_dir, data_cache=cache)
+            left = [c for _, _, c in runs[index - 1 :] if not record_path(out, c).exists()]
+            eta = f" (ETA ~{sum(map(estimate, left)) / 60:.0f} min for {len(left)} runs)" if estimate else ""
+            log(f"{label}: training{eta}")
+            record = run_cell(config, out, runs_dir=runs_dir, data_cache=cache,
+                              occlusion_grid=get_scale(scale).occlusion_grid)  # fmt: skip
         finally:
             held.close()  # releases the claim
         log(f"{label}: top-1 error {record['summary']['final_top1_error']:.2f} % in {record['wall_seconds']:.0f} s")

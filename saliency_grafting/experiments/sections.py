@@ -9,6 +9,7 @@ from saliency_grafting.experiments import report_cpu
 from saliency_grafting.experiments.claims import fmt, mean_se
 from saliency_grafting.experiments.core import ReportContext, Section
 from saliency_grafting.experiments.runner import OCCLUSION_FRACTIONS
+from saliency_grafting.experiments.scales import Scale
 
 __all__ = [
     "compute",
@@ -24,9 +25,9 @@ __all__ = [
 ]
 
 
-def plot_name(name: str, scale: str) -> str:
-    """The PNG of an experiment's plot; the cpu scale's carry the scale, so they can share a folder with the rest."""
-    return f"{name}_{scale}.png" if scale == "cpu" else f"{name}.png"
+def plot_name(name: str, scale: Scale) -> str:
+    """The PNG of an experiment's plot; the cpu family's carry the scale, so they can share a folder with the rest."""
+    return f"{name}_{scale.name}.png" if scale.family == "cpu" else f"{name}.png"
 
 
 def standard_table(ctx: ReportContext) -> list[str]:
@@ -70,7 +71,7 @@ def tune_table(ctx: ReportContext) -> list[str]:
     """One line per configuration with its validation error; each method's selection (``select_tuned``) in bold."""
     from saliency_grafting.experiments.tuning import select_tuned
 
-    chosen = select_tuned(ctx.out)
+    chosen = select_tuned(ctx.out, ctx.scale)
     lines = ["| method | configuration | validation error (%) |", "|---|---|---:|"]
     for (row, column), values in ctx.cells.items():
         mark = "**" if chosen.get(row, {}).get("label") == column else ""
@@ -80,16 +81,17 @@ def tune_table(ctx: ReportContext) -> list[str]:
 
 def protocol_verdicts(ctx: ReportContext) -> list[str]:
     """Per data size, whether the claim holds under the paper protocol and under the fair ones (grid columns only)."""
-    if not any(" · " in column for _, column in ctx.cells):
+    typed = {column: (cell.size, cell.protocol) for (_, column), cell in ctx.layout.items() if cell.protocol}
+    if not typed:
         return []
-    return [f"Verdict by protocol: {report_cpu.protocol_verdicts(ctx.cells)}", ""]
+    return [f"Verdict by protocol: {report_cpu.protocol_verdicts(ctx.cells, typed)}", ""]
 
 
 def tuned_selection(ctx: ReportContext) -> list[str]:
     """Each method's configuration selected on validation, against its default."""
     from saliency_grafting.experiments.tuning import select_tuned
 
-    selection = select_tuned(ctx.out)
+    selection = select_tuned(ctx.out, ctx.scale)
     lines = []
     if not selection:
         lines.append("No selection yet: no method has a seed finished by all its tune configurations.")
@@ -101,13 +103,13 @@ def tuned_selection(ctx: ReportContext) -> list[str]:
 
 
 def error_by_size(ctx: ReportContext) -> list[str]:
-    """A plot of the paper protocol's test error against images per class (columns ``"<size> · paper"``)."""
+    """A plot of the paper protocol's test error against images per class."""
     if ctx.plot_dir is None:
         return []
     series = {}
     for row in ctx.rows:
-        points = [(float(c.split(" · ")[0]), *mean_se(v["top1_error"])) for (r, c), v in ctx.cells.items()
-                  if r == row and c.endswith(" · paper") and v.get("top1_error")]  # fmt: skip
+        points = [(float(ctx.layout[(r, c)].size), *mean_se(v["top1_error"])) for (r, c), v in ctx.cells.items()
+                  if r == row and ctx.layout[(r, c)].protocol == "paper" and v.get("top1_error")]  # fmt: skip
         series[row] = sorted(points)
     path = report_cpu.plot_lines(series, "Test error against images per class (paper protocol)", "images per class",
                                  ctx.plot_dir / plot_name(ctx.experiment.name, ctx.scale), log_x=True)  # fmt: skip
@@ -142,5 +144,5 @@ def compute(ctx: ReportContext) -> list[str]:
 
 
 def cpu_report(*sections: Section) -> dict[str, tuple[Section, ...]]:
-    """The ``extras`` of an experiment at the cpu scale: ``sections``, then the compute and overfitting table."""
+    """The ``extras`` of an experiment on the cpu family: ``sections``, then the compute and overfitting table."""
     return {"cpu": (*sections, compute)}

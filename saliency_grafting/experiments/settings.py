@@ -31,7 +31,7 @@ PYRAMID = {"dataset": "cifar100", "model": "pyramidnet200", "epochs": 300, "warm
             "lr": 0.25, "weight_decay": 1e-4, "nesterov": False, "schedule": "step", "eval_every": 10}  # fmt: skip
 WRN = {"dataset": "cifar100", "model": "wrn28_10", "epochs": 400, "warmup_epochs": 5, "batch_size": 100, "lr": 0.2,
         "weight_decay": 1e-4, "nesterov": False, "schedule": "step", "eval_every": 10}  # fmt: skip
-TINY = {"dataset": "imagefolder", "model": "preactresnet18", "epochs": 600, "warmup_epochs": 5, "batch_size": 100,
+TINY = {"dataset": "tinyimagenet", "model": "preactresnet18", "epochs": 600, "warmup_epochs": 5, "batch_size": 100,
          "lr": 0.2, "weight_decay": 1e-4, "nesterov": False, "schedule": "step", "eval_every": 10}  # fmt: skip
 IMAGENET = {"dataset": "imagefolder", "model": "resnet50", "image_size": 224, "epochs": 100, "warmup_epochs": 1,
              "batch_size": 256, "lr": 0.2, "weight_decay": 5e-5, "schedule": "onecycle", "amp": "bf16",

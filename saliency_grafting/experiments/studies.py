@@ -6,7 +6,8 @@ from typing import Any
 
 from saliency_grafting.experiments import claims, sections
 from saliency_grafting.experiments.core import Cell, Experiment, register
-from saliency_grafting.experiments.overfit import EPOCHS, SALIENCY_SOURCES, grid, protocol_config, sized
+from saliency_grafting.experiments.overfit import SALIENCY_SOURCES, column, grid, protocol_config, sized
+from saliency_grafting.experiments.scales import Scale
 from saliency_grafting.experiments.settings import CPU_SMALL, METHODS, SCARCE, WRN, methods
 from saliency_grafting.experiments.tuning import tune_cells, tuned_cells
 
@@ -30,16 +31,17 @@ register(Experiment(
     name="recipe", title="Training objective: clean + mixed batch (SG's recipe) vs the mixed batch only",
     claim="(not a claim of the paper) SG's edge over the baselines is not its clean loss", kind="table",
     check=claims.best_per_column(claims.paired_rows("clean + mixed", "mixed only")),
-    cells={"paper": lambda _: _recipe(WRN), "cpu-small": lambda _: _recipe(CPU_SMALL),
-           "cpu": lambda _: grid(["Mixup", "CutMix", SG], (100,), ("paper", "same objective"))},
+    cells={"paper": lambda _, __: _recipe(WRN), "cpu-small": lambda _, __: _recipe(CPU_SMALL),
+           "cpu": lambda scale, _: grid(scale, ["Mixup", "CutMix", SG], (scale.main_size,),
+                                        ("paper", "same objective"))},
     extras=sections.cpu_report(),
 ))  # fmt: skip
 
 register(Experiment(
     name="wallclock", title="Test error against training time (beyond the paper)",
     claim="(not a claim of the paper) which method is best at each time budget", kind="curve", check=claims.sg_rank(),
-    cells={"paper": lambda _: methods(SCARCE, {**WRN, "per_class": 100}),
-           "cpu": lambda _: grid(SCARCE, (100,), ("paper",))},
+    cells={"paper": lambda _, __: methods(SCARCE, {**WRN, "per_class": 100}),
+           "cpu": lambda scale, _: grid(scale, SCARCE, (scale.main_size,), ("paper",))},
     extras=sections.cpu_report(sections.wallclock),
 ))  # fmt: skip
 
@@ -55,8 +57,9 @@ register(Experiment(
     name="saliency", title="Appendix: SG with forward saliency against backward saliency",
     claim="forward saliency is as good as backward saliency at no extra pass", kind="table",
     check=claims.against(f"SG + {SALIENCY_SOURCES[0][1]}"),
-    cells={"paper": lambda _: _saliency({**WRN, **METHODS[SG]}, ""),
-           "cpu": lambda _: _saliency(protocol_config(SG, "paper", 100), "100 · paper")},
+    cells={"paper": lambda _, __: _saliency({**WRN, **METHODS[SG]}, ""),
+           "cpu": lambda scale, _: _saliency(protocol_config(scale, SG, "paper", scale.main_size),
+                                             column(scale.main_size, "paper"))},
     extras=sections.cpu_report(),
 ))  # fmt: skip
 
@@ -76,13 +79,15 @@ def _sweep(base: dict[str, Any]) -> list[Cell]:
 register(Experiment(
     name="sweep", title="SG's free hyper-parameters, one at a time around the defaults",
     claim="(not a claim of the paper) the documented defaults are reasonable", kind="table",
-    check=claims.best_per_column(), cells={"paper": lambda _: _sweep(WRN), "cpu-small": lambda _: _sweep(CPU_SMALL)},
+    check=claims.best_per_column(),
+    cells={"paper": lambda _, __: _sweep(WRN), "cpu-small": lambda _, __: _sweep(CPU_SMALL)},
 ))  # fmt: skip
 
 register(Experiment(
     name="tune", title="Tuning on a validation split (held-out training images, never the test set)",
     claim="(not a claim of the paper) every method gets the same tuning budget", kind="table",
-    table=sections.tune_table, error_label="Validation", check=claims.tune_best, cells={"cpu": lambda _: tune_cells()},
+    table=sections.tune_table, error_label="Validation", check=claims.tune_best,
+    cells={"cpu": lambda scale, _: tune_cells(scale)},
 ))  # fmt: skip
 
 register(Experiment(
@@ -93,9 +98,9 @@ register(Experiment(
 ))  # fmt: skip
 
 
-def _fastpath() -> list[Cell]:
-    """Table 5's Vanilla 100 · paper cell (bf16 autocast + channels-last, the same runs) against fp32."""
-    fast = protocol_config("Vanilla", "paper", 100)
+def _fastpath(scale: Scale) -> list[Cell]:
+    """Table 5's Vanilla cell at the main size (bf16 autocast + channels-last, the same runs) against fp32."""
+    fast = protocol_config(scale, "Vanilla", "paper", scale.main_size)
     return [Cell("Vanilla", "bf16 + channels-last", fast),
             Cell("Vanilla", "fp32", {**fast, "amp": "none", "channels_last": False})]  # fmt: skip
 
@@ -103,22 +108,29 @@ def _fastpath() -> list[Cell]:
 register(Experiment(
     name="fastpath", title="bf16 autocast + channels-last against fp32 (Vanilla, 100 per class)",
     claim="(not a claim of the paper) the fast path gives the same accuracy as fp32", kind="table",
-    check=claims.fastpath_speed, cells={"cpu": lambda _: _fastpath()}, extras=sections.cpu_report(),
+    check=claims.fastpath_speed, cells={"cpu": lambda scale, _: _fastpath(scale)}, extras=sections.cpu_report(),
 ))  # fmt: skip
 
 
 # Narrower networks than the cpu scale's (widths 16-128), for the criterion "the smallest that overfits", and at
 # 250 per class a longer schedule as well (1.5x the steps), as ~840 steps leave the training error just above 2 %.
 NETWORK_WIDTHS = ((8, 16, 32, 64), (16, 32, 64, 128))
-NETWORK_SCHEDULES = ((50, EPOCHS[50]), (100, EPOCHS[100]), (250, 44), (250, EPOCHS[250]))
 
 
-def _network() -> list[Cell]:
-    """Vanilla per width and (images per class, epochs); the cpu scale's own cells are Table 5's Vanilla runs."""
+def _schedules(scale: Scale) -> list[tuple[int, int]]:
+    """(images per class, epochs) at every size, and at a size given more steps its plain budget as well."""
+    pairs = []
+    for size in scale.sizes:
+        pairs += [(size, scale.epochs(size, longer=False))] * (size in scale.longer) + [(size, scale.epochs(size))]
+    return pairs
+
+
+def _network(scale: Scale) -> list[Cell]:
+    """Vanilla per width and (images per class, epochs); the scale's own cells are Table 5's Vanilla runs."""
     cells = []
-    for per_class, epochs in NETWORK_SCHEDULES:
+    for per_class, epochs in _schedules(scale):
         for widths in NETWORK_WIDTHS:
-            config = {**sized(per_class, epochs), **METHODS["Vanilla"]}
+            config = {**sized(scale, per_class, epochs), **METHODS["Vanilla"]}
             if list(widths) != config["model_args"]["widths"]:
                 config = {**config, "model_args": {"widths": list(widths)}}
             cells.append(Cell(f"widths {'-'.join(map(str, widths))}", f"{per_class} ({epochs} epochs)", config))
@@ -129,5 +141,5 @@ register(Experiment(
     name="network", title="Which network overfits: Vanilla's training and test error by width and images per class",
     claim="(the cpu scale's criterion) the smallest network with training error <= 2 % and test error >= 15 "
           "points higher at every size", kind="table",
-    check=claims.overfit_criterion, cells={"cpu": lambda _: _network()},
+    check=claims.overfit_criterion, cells={"cpu": lambda scale, _: _network(scale)},
 ))  # fmt: skip

@@ -12,6 +12,7 @@ from __future__ import annotations
 from saliency_grafting.experiments import tables  # noqa: F401
 from saliency_grafting.experiments import figures  # noqa: F401
 from saliency_grafting.experiments import studies  # noqa: F401
+from saliency_grafting.experiments import compare  # noqa: F401
 
 # isort: on
 from saliency_grafting.experiments.core import EXPERIMENTS, SCALES, Cell, Experiment, cells_for, register

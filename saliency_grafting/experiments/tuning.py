@@ -1,8 +1,9 @@
-"""Fair tuning at the ``cpu`` scale: the same budget of configurations per method, chosen on a validation split.
+"""Fair tuning on a ``cpu`` scale: the same budget of configurations per method, chosen on a validation split.
 
-Stage 1, ``tune``: Mixup, CutMix, PuzzleMix and SG at 100 images per class under the paper protocol, each in its
-default and six other configurations (``GRID``), evaluated on ``VAL_PER_CLASS`` training images per class that the
-run's subset does not use (``val_per_class``; the test set is never seen). Run it with ``--seeds 3`` (seeds 0-2).
+Stage 1, ``tune``: Mixup, CutMix, PuzzleMix and SG at the scale's main size under the paper protocol, each in its
+default and six other configurations (``GRID``), evaluated on the scale's ``val_per_class`` training images per
+class that the run's subset does not use (``val_per_class``; the test set is never seen). Run it with ``--seeds 3``
+(seeds 0-2).
 
 Stage 2, ``tuned``: ``select_tuned`` reads the tune records and keeps, per method, the configuration with the lowest
 mean validation error over the seeds that all of the method's configurations have finished (the default wins ties).
@@ -24,13 +25,12 @@ from typing import Any
 
 from saliency_grafting.experiments.core import Cell
 from saliency_grafting.experiments.overfit import protocol_config
+from saliency_grafting.experiments.scales import Scale, get_scale
 
-__all__ = ["GRID", "TUNED_SEED_OFFSET", "TUNE_SEEDS", "VAL_PER_CLASS", "select_tuned", "tune_cells", "tuned_cells"]
+__all__ = ["GRID", "TUNED_SEED_OFFSET", "TUNE_SEEDS", "select_tuned", "tune_cells", "tuned_cells"]
 
-VAL_PER_CLASS = 500  # 5 000 held-out images: a binomial s.e. of ~0.7 points at 45 % error
 TUNE_SEEDS = 3  # the tune stage's seeds: 0 .. TUNE_SEEDS - 1
 TUNED_SEED_OFFSET = TUNE_SEEDS  # the tuned stage starts on the first seed the tune stage did not use
-PER_CLASS = 100
 
 
 def _mix(**kwargs: Any) -> dict[str, Any]:
@@ -57,14 +57,15 @@ def _configs(method: str) -> dict[str, dict[str, Any]]:
     return {"default": {}, **GRID[method]}
 
 
-def tune_cells() -> list[Cell]:
+def tune_cells(scale: Scale) -> list[Cell]:
     """Stage 1: every configuration of every tuned method, evaluated on the validation split."""
-    held_out = {"val_per_class": VAL_PER_CLASS}
-    return [Cell(method, label, {**protocol_config(method, "paper", PER_CLASS), **extra, **held_out})
+    held_out = {"val_per_class": scale.val_per_class}
+    return [Cell(method, label, {**protocol_config(scale, method, "paper", scale.main_size), **extra, **held_out},
+                 size=scale.main_size, protocol="paper")
             for method in GRID for label, extra in _configs(method).items()]  # fmt: skip
 
 
-def select_tuned(out: Path, seeds: int = TUNE_SEEDS) -> dict[str, dict[str, Any]]:
+def select_tuned(out: Path, scale: str | Scale = "cpu", seeds: int = TUNE_SEEDS) -> dict[str, dict[str, Any]]:
     """Per method with finished tune runs: its configuration of lowest mean validation error (the default on ties).
 
     ``{method: {"label", "overrides", "val_error", "default_val_error", "seeds", "errors": {label: mean}}}``; the
@@ -74,7 +75,7 @@ def select_tuned(out: Path, seeds: int = TUNE_SEEDS) -> dict[str, dict[str, Any]
     from saliency_grafting.experiments.runner import plan, record_path
 
     finished: dict[str, dict[str, dict[int, float]]] = {method: {} for method in GRID}
-    for cell, seed, config in plan("tune", "cpu", seeds, None):
+    for cell, seed, config in plan("tune", get_scale(scale), seeds, None):
         errors = finished[cell.row].setdefault(cell.column, {})
         path = record_path(Path(out), config)
         if path.exists():
@@ -91,14 +92,15 @@ def select_tuned(out: Path, seeds: int = TUNE_SEEDS) -> dict[str, dict[str, Any]
     return selection
 
 
-def tuned_cells(records: Path | None) -> list[Cell]:
+def tuned_cells(scale: Scale, records: Path | None) -> list[Cell]:
     """Stage 2: Vanilla and each method's default, and its selection from the tune records in ``records``."""
-    chosen = select_tuned(records) if records is not None else {}
+    chosen = select_tuned(records, scale) if records is not None else {}
     cells = []
+    typed = {"seed_offset": TUNED_SEED_OFFSET, "size": scale.main_size, "protocol": "paper"}
     for method in ["Vanilla", *GRID]:
-        default = protocol_config(method, "paper", PER_CLASS)
-        cells.append(Cell(method, "default", default, seed_offset=TUNED_SEED_OFFSET))
+        default = protocol_config(scale, method, "paper", scale.main_size)
+        cells.append(Cell(method, "default", default, **typed))
         if method in chosen:
             config = {**default, **chosen[method]["overrides"]}
-            cells.append(Cell(method, "tuned", config, seed_offset=TUNED_SEED_OFFSET))
+            cells.append(Cell(method, "tuned", config, **typed))
     return cells

@@ -16,10 +16,13 @@ from saliency_grafting.models.wide_resnet import WideResNet
 __all__ = ["MODELS", "ConvNetSmall", "PreActResNet", "PyramidNet", "WideResNet", "create_model"]
 
 
-def _resnet50(num_classes: int, **kwargs: Any) -> nn.Module:
+def _resnet50(num_classes: int, *, in_channels: int = 3, **kwargs: Any) -> nn.Module:
     from torchvision.models import resnet50
 
-    return resnet50(weights=None, num_classes=num_classes, **kwargs)
+    model = resnet50(weights=None, num_classes=num_classes, **kwargs)
+    if in_channels != 3:  # torchvision's stem is fixed at RGB: the same 7x7 stride-2 conv on other channels
+        model.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
+    return model
 
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
@@ -33,17 +36,22 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
 }
 
 
-def create_model(name: str, num_classes: int, **kwargs: Any) -> nn.Module:
-    """Build a network by name (see ``MODELS``), or any timm model as ``"timm:<name>"`` (the ``timm`` extra)."""
+def create_model(name: str, num_classes: int, *, in_channels: int = 3, **kwargs: Any) -> nn.Module:
+    """Build a network by name (see ``MODELS``), or any timm model as ``"timm:<name>"`` (the ``timm`` extra), for
+    inputs of ``in_channels`` channels (1 for spectrograms)."""
+    if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
+        raise ValueError(f"in_channels must be a positive int, got {in_channels!r}")
     if name.startswith("timm:"):
         try:
             import timm
         except ImportError as err:
             raise ImportError("timm models need the timm extra: pip install 'saliency_grafting[timm]'") from err
-        return timm.create_model(name[len("timm:") :], pretrained=False, num_classes=num_classes, **kwargs)
+        return timm.create_model(
+            name[len("timm:") :], pretrained=False, num_classes=num_classes, in_chans=in_channels, **kwargs
+        )
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; valid names: {', '.join(sorted(MODELS))}, or timm:<name>")
     try:
-        return MODELS[name](num_classes=num_classes, **kwargs)
+        return MODELS[name](num_classes=num_classes, in_channels=in_channels, **kwargs)
     except TypeError as err:  # an unknown keyword in --model-arg
         raise ValueError(f"model {name!r}: {err}") from None

@@ -42,10 +42,15 @@ class PreActResNet(nn.Module):
     """
 
     def __init__(
-        self, num_classes: int, blocks: Sequence[int] = (2, 2, 2, 2), widths: Sequence[int] = (64, 128, 256, 512)
+        self,
+        num_classes: int,
+        blocks: Sequence[int] = (2, 2, 2, 2),
+        widths: Sequence[int] = (64, 128, 256, 512),
+        *,
+        in_channels: int = 3,
     ) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(3, widths[0], 3, padding=1, bias=False)
+        self.conv1 = nn.Conv2d(in_channels, widths[0], 3, padding=1, bias=False)
         cin = widths[0]
         for index, (count, width) in enumerate(zip(blocks, widths, strict=True)):
             stride = 1 if index == 0 else 2

@@ -50,13 +50,13 @@ class PyramidBottleneck(nn.Module):
 class PyramidNet(nn.Module):
     """Bottleneck PyramidNet for 32 px inputs: ``(depth - 2) / 9`` blocks per stage, widths growing by ``alpha``."""
 
-    def __init__(self, num_classes: int, depth: int = 200, alpha: int = 240) -> None:
+    def __init__(self, num_classes: int, depth: int = 200, alpha: int = 240, *, in_channels: int = 3) -> None:
         super().__init__()
         if (depth - 2) % 9 != 0:
             raise ValueError(f"depth must be 9n + 2 for bottleneck PyramidNet (e.g. 200, 272), got {depth}")
         n = (depth - 2) // 9
         add_rate = alpha / (3 * n)
-        self.conv1 = nn.Conv2d(3, 16, 3, padding=1, bias=False)
+        self.conv1 = nn.Conv2d(in_channels, 16, 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(16)
         width, cin = 16.0, 16
         for stage in range(3):

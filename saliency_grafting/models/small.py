@@ -19,10 +19,10 @@ class ConvNetSmall(nn.Module):
     ``width=16`` has ~73 k parameters for 10 classes; on a 32 px input the last stage (``stage3``) is 8x8.
     """
 
-    def __init__(self, num_classes: int, width: int = 16) -> None:
+    def __init__(self, num_classes: int, width: int = 16, *, in_channels: int = 3) -> None:
         super().__init__()
         w = width
-        self.stem = _conv_bn_relu(3, w)
+        self.stem = _conv_bn_relu(in_channels, w)
         self.stage1 = _conv_bn_relu(w, w)
         self.stage2 = nn.Sequential(_conv_bn_relu(w, 2 * w, stride=2), _conv_bn_relu(2 * w, 2 * w))
         self.stage3 = nn.Sequential(_conv_bn_relu(2 * w, 4 * w, stride=2), _conv_bn_relu(4 * w, 4 * w))

@@ -14,13 +14,15 @@ class WideResNet(nn.Module):
     """WRN-``depth``-``width``: three stages of ``(depth - 4) / 6`` wide pre-activation blocks (16k, 32k, 64k
     channels), with optional dropout inside each block."""
 
-    def __init__(self, num_classes: int, depth: int = 28, width: int = 10, dropout: float = 0.0) -> None:
+    def __init__(
+        self, num_classes: int, depth: int = 28, width: int = 10, dropout: float = 0.0, *, in_channels: int = 3
+    ) -> None:
         super().__init__()
         if (depth - 4) % 6 != 0 or depth < 10:
             raise ValueError(f"depth must be 6n + 4 with n >= 1 (e.g. 28), got {depth}")
         n = (depth - 4) // 6
         widths = [16, 16 * width, 32 * width, 64 * width]
-        self.conv1 = nn.Conv2d(3, widths[0], 3, padding=1, bias=False)
+        self.conv1 = nn.Conv2d(in_channels, widths[0], 3, padding=1, bias=False)
         cin = widths[0]
         for stage in range(3):
             stride = 1 if stage == 0 else 2

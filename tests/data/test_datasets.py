@@ -65,7 +65,7 @@ def test_imagefolder_errors_name_the_path(folder: Path, tmp_path: Path) -> None:
     bad.write_bytes(b"not a png")
     with pytest.raises(DataError, match=r"broken\.png"):
         load_dataset("imagefolder", folder)
-    with pytest.raises(DataError, match="--data-dir is required"):
+    with pytest.raises(DataError, match="needs a data directory"):
         load_dataset("imagefolder", None)
     with pytest.raises(DataError, match="valid names"):
         load_dataset("mnist", folder)

@@ -52,13 +52,13 @@ def test_split_does_not_follow_the_run_seed() -> None:
 def test_too_few_unused_images_and_bad_sizes() -> None:
     labels = torch.arange(2).repeat_interleave(5)
     train = class_balanced_subset(labels, 3, 0)
-    with pytest.raises(DataError, match="--val-per-class 3: class 0 has only 2"):
+    with pytest.raises(DataError, match="val_per_class 3: class 0 has only 2"):
         validation_split(labels, train, 3)
-    with pytest.raises(DataError, match="--val-per-class must be a positive int"):
+    with pytest.raises(DataError, match="val_per_class must be a positive int"):
         validation_split(labels, train, 0)
-    with pytest.raises(TypeError, match="--val-per-class must be a positive int"):
+    with pytest.raises(TypeError, match="val_per_class must be a positive int"):
         validation_split(labels, train, 1.5)  # type: ignore[arg-type]
-    with pytest.raises(DataError, match="needs --per-class"):
+    with pytest.raises(DataError, match="needs per_class"):
         load_dataset("synthetic", val_per_class=5)
 
 

@@ -99,18 +99,17 @@ def test_overfit_criterion_needs_a_fitted_training_set_and_a_gap() -> None:
 
 def test_network_experiment_shares_table5s_vanilla_runs() -> None:
     from saliency_grafting.experiments import plan, run_key
-    from saliency_grafting.experiments.overfit import EPOCHS
-    from saliency_grafting.experiments.studies import NETWORK_SCHEDULES
+    from saliency_grafting.experiments.scales import SCALES
 
     network = {(c.row, c.column): run_key(cfg.to_dict()) for c, _, cfg in plan("network", "cpu", 1, "/data")}
     table5 = {c.column: run_key(cfg.to_dict()) for c, _, cfg in plan("table5", "cpu", 1, "/data") if c.row == "Vanilla"}
     for size in ("50", "100", "250"):
-        epochs = EPOCHS[int(size)]
+        epochs = SCALES["cpu"].epochs(int(size))
         assert network[("widths 16-32-64-128", f"{size} ({epochs} epochs)")] == table5[f"{size} · paper"]
         assert network[("widths 8-16-32-64", f"{size} ({epochs} epochs)")] not in table5.values()
     narrow = [cfg for c, _, cfg in plan("network", "cpu", 1, "/data") if c.row == "widths 8-16-32-64"]
     assert {cfg.model_args["widths"][0] for cfg in narrow} == {8}
-    assert {cfg.epochs for cfg in narrow} == {epochs for _, epochs in NETWORK_SCHEDULES} == {280, 120, 44, 66}
+    assert {cfg.epochs for cfg in narrow} == {280, 120, 44, 66}
 
 
 @given(st.lists(st.tuples(st.floats(20, 50), st.floats(-3, 3)), min_size=2, max_size=4))

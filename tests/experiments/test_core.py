@@ -23,18 +23,19 @@ from saliency_grafting.experiments import (
     run_key,
 )
 from saliency_grafting.experiments.core import ReportContext
+from saliency_grafting.experiments.scales import Scale
 
 TINY = {"dataset": "synthetic", "per_class": 6, "epochs": 2, "warmup_epochs": 1, "batch_size": 30,
         "model": "convnet_small", "model_args": {"width": 4}}  # fmt: skip
 
 
-def _toy_cells(records: Path | None) -> list[Cell]:
+def _toy_cells(scale: Scale, records: Path | None) -> list[Cell]:
     return [Cell(row, str(knob), {**TINY, "mixer": mixer, "lr": 0.01 * knob})
             for row, mixer in (("Vanilla", "none"), ("Mixup", "mixup")) for knob in (1, 2, 3)]  # fmt: skip
 
 
 def _extra(ctx: ReportContext) -> list[str]:
-    return [f"Toy extra: {len(ctx.rows)} rows x {len(ctx.columns)} columns at the {ctx.scale} scale.", ""]
+    return [f"Toy extra: {len(ctx.rows)} rows x {len(ctx.columns)} columns at the {ctx.scale.name} scale.", ""]
 
 
 def _toy_check(cells: dict) -> str:
@@ -71,7 +72,7 @@ def test_a_registered_experiment_is_planned_checked_and_rendered(
 ) -> None:
     import matplotlib.axes
 
-    assert list(EXPERIMENTS)[-1] == "toy" and cells_for("toy", "cpu-small") == _toy_cells(None)
+    assert list(EXPERIMENTS)[-1] == "toy" and cells_for("toy", "cpu-small") == _toy_cells(SCALES["cpu-small"], None)
     assert cells_for("toy", "paper") == [] and plan("toy", "cpu", 2, None) == []
     assert len(plan("toy", "cpu-small", 2, None)) == 12
     assert check_claim("toy", {("Vanilla", "1"): {}}) == "no finished runs yet."  # before the experiment's check
@@ -105,15 +106,15 @@ def test_registration_rejects_bad_experiments(toy: Experiment) -> None:
     common = {"name": "bad", "title": "t", "claim": "c", "check": _toy_check}
     with pytest.raises(ValueError, match="kind must be"):
         Experiment(**common, kind="bar", cells={})
-    with pytest.raises(ValueError, match="keyed by scale"):
+    with pytest.raises(ValueError, match="keyed by family"):
         Experiment(**common, kind="table", cells={"gpu": _toy_cells})
-    with pytest.raises(ValueError, match="keyed by scale"):
+    with pytest.raises(ValueError, match="keyed by family"):
         Experiment(**common, kind="table", cells={}, extras={"tpu": ()})
     with pytest.raises(ValueError, match="x_label"):
         Experiment(**common, kind="line", cells={})
-    with pytest.raises(ValueError, match="min_seeds is keyed by scale"):
+    with pytest.raises(ValueError, match="min_seeds is keyed by family"):
         Experiment(**common, kind="table", cells={}, min_seeds={"gpu": 5})
-    with pytest.raises(ValueError, match=r"min_seeds: expected an int >= 1 per scale, got \{'cpu': 0\}"):
+    with pytest.raises(ValueError, match=r"min_seeds: expected an int >= 1 per family, got \{'cpu': 0\}"):
         Experiment(**common, kind="table", cells={}, min_seeds={"cpu": 0})
     with pytest.raises(TypeError):
         Experiment("bad", "t", "c", "table", {}, _toy_check)  # type: ignore[misc]  # keyword-only
@@ -126,7 +127,7 @@ def test_min_seeds_raises_the_seeds_of_its_scale_only(toy: Experiment) -> None:
     try:
         assert {seed for _, seed, _ in plan("toy", "cpu-small", 2, None)} == {0, 1, 2}
         assert {seed for _, seed, _ in plan("toy", "cpu-small", 4, None)} == {0, 1, 2, 3}  # a minimum, not a cap
-        assert len(plan("toy", "cpu-small", 1, None)) == 3 * len(_toy_cells(None))
+        assert len(plan("toy", "cpu-small", 1, None)) == 3 * len(_toy_cells(SCALES["cpu-small"], None))
     finally:
         EXPERIMENTS["toy"] = toy
     assert {seed for _, seed, _ in plan("toy", "cpu-small", 2, None)} == {0, 1}
@@ -135,7 +136,7 @@ def test_min_seeds_raises_the_seeds_of_its_scale_only(toy: Experiment) -> None:
 def test_cells_for_rejects_unknown_names_and_scales() -> None:
     with pytest.raises(ValueError, match="unknown experiment 'toy'; valid names: table1"):
         cells_for("toy", "cpu")
-    with pytest.raises(ValueError, match="scale must be one of paper, cpu, cpu-small"):
+    with pytest.raises(ValueError, match="scale must be one of paper, cpu, cpu-small, cpu-tiny, cpu-speech"):
         cells_for("table1", "tpu")
 
 

@@ -9,23 +9,26 @@ import pytest
 import saliency_grafting.experiments.report as report_module
 import saliency_grafting.experiments.runner as runner_module
 from saliency_grafting.experiments import EXPERIMENTS, Cell, cells_for, mean_se, plan, render, run_experiment, run_key
+from saliency_grafting.experiments.scales import SCALES
 from saliency_grafting.mixing import create_mixer
 from saliency_grafting.models import MODELS
 
 UNDEFINED = {
-    "paper": {"tune", "tuned", "fastpath", "network"},
+    "paper": {"tune", "tuned", "fastpath", "network", "compare"},
     "cpu": {"sweep"},
-    "cpu-small": {"tune", "tuned", "fastpath", "wallclock", "saliency", "network"},
+    "cpu-tiny": {"sweep"},
+    "cpu-speech": {"sweep"},
+    "cpu-small": {"tune", "tuned", "fastpath", "wallclock", "saliency", "network", "compare"},
 }
 
 
-@pytest.mark.parametrize("scale", ["paper", "cpu", "cpu-small"])
+@pytest.mark.parametrize("scale", list(UNDEFINED))
 @pytest.mark.parametrize("name", list(EXPERIMENTS))
 def test_every_cell_is_a_valid_run(name: str, scale: str) -> None:
     runs = plan(name, scale, 2, "/data")
     assert bool(runs) != (name in UNDEFINED[scale])
-    offset = 3 if name == "tuned" else 0  # the tuned stage runs on fresh seeds
-    seeds = max(2, EXPERIMENTS[name].min_seeds.get(scale, 1))
+    offset = 3 if name in ("tuned", "compare") else 0  # the stages after tuning run on fresh seeds
+    seeds = max(2, EXPERIMENTS[name].min_seeds.get(SCALES[scale].family, 1))
     assert {seed for _, seed, _ in runs} == set(range(offset, offset + seeds)) or not runs
     for _, _, config in runs:
         assert config.model in MODELS and config.warmup_epochs < config.epochs

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,8 +14,10 @@ from saliency_grafting.experiments import plan, record_path, render, run_key
 from saliency_grafting.experiments.overfit import epoch_passes, passes_per_step, protocol_config
 from saliency_grafting.experiments.report import check_claim
 from saliency_grafting.experiments.report_cpu import budget_winners, mean_curve, protocol_verdicts
+from saliency_grafting.experiments.scales import SCALES
 
 SG = "Saliency Grafting"
+CPU = SCALES["cpu"]
 
 
 def _write(out: Path, config: TrainConfig, error: float, *, train: float | None = None, curve: list | None = None):
@@ -34,26 +37,28 @@ def _fill(out: Path, name: str, seeds: int, error: Callable[[str, str, int], flo
             _write(out, config, value, train=0.5 if config.mixer == "none" else None)
 
 
-def _table(ranking: dict[str, list[str]]) -> dict[tuple[str, str], dict[str, list[float]]]:
-    """Cells whose mean errors follow ``ranking[column]`` (best first)."""
-    return {(row, column): {"top1_error": [30.0 + i, 31.0 + i]} for column, rows in ranking.items()
-            for i, row in enumerate(rows)}  # fmt: skip
+def _table(ranking: dict[str, list[str]]) -> tuple[dict[tuple[str, str], dict[str, list[float]]], dict[str, Any]]:
+    """Cells whose mean errors follow ``ranking[column]`` (best first), and each column's (size, protocol)."""
+    cells = {(row, column): {"top1_error": [30.0 + i, 31.0 + i]} for column, rows in ranking.items()
+             for i, row in enumerate(rows)}  # fmt: skip
+    typed = {column: (int(column.split(" · ")[0]), column.split(" · ")[1]) for column in ranking}  # test fixture
+    return cells, typed
 
 
 def test_verdicts_by_protocol() -> None:
     best, second = [SG, "Mixup"], ["Mixup", SG]
     fair = _table({"100 · paper": best, "100 · same objective": best, "100 · same compute": best})
-    assert protocol_verdicts(fair) == (
+    assert protocol_verdicts(*fair) == (
         "100 per class: holds fairly (SG ranks paper 1 of 2, same objective 1 of 2, same compute 1 of 2).")  # fmt: skip
     paper_only = _table({"50 · paper": second, "100 · paper": best, "100 · same objective": second,
                          "100 · same compute": best, "250 · paper": best})  # fmt: skip
-    verdicts = protocol_verdicts(paper_only).split("; ")
+    verdicts = protocol_verdicts(*paper_only).split("; ")
     assert verdicts[0] == "50 per class: does not hold (SG ranks paper 2 of 2)"
     assert verdicts[1].startswith("100 per class: holds under the paper protocol only")
     assert verdicts[2] == "250 per class: holds (paper protocol only run) (SG ranks paper 1 of 2)."
     partial = _table({"100 · paper": best, "100 · same compute": best})
-    assert "holds (paper protocol only run so far)" in protocol_verdicts(partial)
-    assert protocol_verdicts(_table({"100 · paper": ["Mixup"]})) == "no finished SG runs yet."
+    assert "holds (paper protocol only run so far)" in protocol_verdicts(*partial)
+    assert protocol_verdicts(*_table({"100 · paper": ["Mixup"]})) == "no finished SG runs yet."
 
 
 def test_lowest_error_by_time_budget() -> None:
@@ -72,11 +77,11 @@ def test_mean_curve_aligns_evaluations_and_drops_unfinished_ones() -> None:
 
 
 def test_passes_count_every_forward_backward_pass() -> None:
-    sg, mixup = protocol_config(SG, "paper", 100), protocol_config("Mixup", "paper", 100)
+    sg, mixup = protocol_config(CPU, SG, "paper", 100), protocol_config(CPU, "Mixup", "paper", 100)
     assert (passes_per_step(sg), passes_per_step(mixup)) == (2, 1)
-    assert passes_per_step(protocol_config("PuzzleMix", "same objective", 100)) == 3  # clean, gradient, mixed
+    assert passes_per_step(protocol_config(CPU, "PuzzleMix", "same objective", 100)) == 3  # clean, gradient, mixed
     assert epoch_passes(sg) == sg["warmup_epochs"] + 2 * (sg["epochs"] - sg["warmup_epochs"])
-    same = protocol_config("Mixup", "same compute", 100)  # twice the epochs: within a warm-up of SG's passes
+    same = protocol_config(CPU, "Mixup", "same compute", 100)  # twice the epochs: within a warm-up of SG's passes
     assert abs(epoch_passes(same) - epoch_passes(sg)) <= same["warmup_epochs"]
 
 

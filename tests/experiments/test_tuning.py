@@ -10,7 +10,10 @@ import pytest
 from saliency_grafting.config import TrainConfig
 from saliency_grafting.experiments import cells_for, plan, record_path, run_key
 from saliency_grafting.experiments.overfit import protocol_config
-from saliency_grafting.experiments.tuning import GRID, TUNED_SEED_OFFSET, VAL_PER_CLASS, select_tuned
+from saliency_grafting.experiments.scales import SCALES
+from saliency_grafting.experiments.tuning import GRID, TUNED_SEED_OFFSET, select_tuned
+
+CPU = SCALES["cpu"]
 
 
 def _write(out: Path, config: TrainConfig, error: float) -> None:
@@ -23,11 +26,11 @@ def test_tune_cells_are_paper_protocol_runs_on_the_validation_split() -> None:
     cells = cells_for("tune", "cpu")
     assert {c.row for c in cells} == set(GRID) and len(cells) == 7 * len(GRID)
     for cell in cells:
-        assert cell.config["val_per_class"] == VAL_PER_CLASS and cell.config["per_class"] == 100
+        assert cell.config["val_per_class"] == CPU.val_per_class == 500 and cell.config["per_class"] == 100
         assert cell.seed_offset == 0
     defaults = {c.row: c.config for c in cells if c.column == "default"}
     for method, config in defaults.items():  # the default differs from the paper cell only by the evaluation set
-        assert {k: v for k, v in config.items() if k != "val_per_class"} == protocol_config(method, "paper", 100)
+        assert {k: v for k, v in config.items() if k != "val_per_class"} == protocol_config(CPU, method, "paper", 100)
     configs = [json.dumps(c.config, sort_keys=True) for c in cells]
     assert len(set(configs)) == len(configs)  # no configuration is tried twice
     for _, _, config in plan("tune", "cpu", 1, "/data"):  # every configuration builds

@@ -44,3 +44,13 @@ def test_timm_models_by_name() -> None:
     pytest.importorskip("timm")
     model = create_model("timm:resnet10t", 5).eval()
     assert model(torch.randn(1, 3, 32, 32)).shape == (1, 5)
+
+
+@pytest.mark.parametrize("name", ["convnet_small", "resnet_tiny", "preactresnet18", "resnet50", "timm:resnet18"])
+def test_models_take_one_channel_inputs(name: str) -> None:
+    kwargs = {"widths": (8, 8, 8, 8)} if name == "preactresnet18" else {}
+    model = create_model(name, 5, in_channels=1, **kwargs).eval()
+    size = 64 if name in ("resnet50", "timm:resnet18") else 16
+    assert model(torch.randn(2, 1, size, size)).shape == (2, 5)
+    with pytest.raises(ValueError, match="in_channels must be a positive int, got 0"):
+        create_model(name, 5, in_channels=0)

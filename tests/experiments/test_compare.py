@@ -1,0 +1,90 @@
+"""``sgraft compare``: the comparison as tune and tuned runs on the user's data, its answer, and the command."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from saliency_grafting.cli import main
+from saliency_grafting.experiments import plan, run_key
+from saliency_grafting.experiments.compare import Comparison, comparison_scale, difference, recommend
+from saliency_grafting.experiments.scales import SCALES
+
+
+def test_a_comparison_on_the_cifar10_archive_is_the_cpu_scales_tune_and_tuned() -> None:
+    """Same data, network and budget as the cpu scale: the same run keys, so nothing is trained twice."""
+    cpu = SCALES["cpu"]
+    comparison = Comparison(dataset="imagefolder", mixers=("none", "mixup", "cutmix", "saliency_grafting",
+                            "puzzlemix"), per_class=100, val_per_class=500)  # fmt: skip
+    scale = comparison_scale(comparison, num_classes=10, fingerprint=cpu.fingerprint)
+    for name in ("tune", "tuned"):
+        ours = {run_key(c.to_dict()) for _, _, c in plan(name, scale, 3, "/data")}
+        theirs = {run_key(c.to_dict()) for _, _, c in plan(name, "cpu", 3, "/data")}
+        assert ours == theirs and ours
+    other = comparison_scale(comparison, num_classes=10, fingerprint="0123456789abcdef")
+    assert not {run_key(c.to_dict()) for _, _, c in plan("tune", other, 1, "/x")} & {
+        run_key(c.to_dict()) for _, _, c in plan("tune", "cpu", 1, "/x")}  # fmt: skip
+
+
+def test_comparison_arguments_are_checked_by_name() -> None:
+    with pytest.raises(ValueError, match="mixers: 'augmix' cannot be compared"):
+        Comparison(dataset="synthetic", mixers=("augmix",), per_class=5)
+    with pytest.raises(ValueError, match="the paper protocol is the one tuned"):
+        Comparison(dataset="synthetic", mixers=("mixup",), per_class=5, protocols=("same compute",))
+    with pytest.raises(ValueError, match="per_class must be an int >= 1, got 0"):
+        Comparison(dataset="synthetic", mixers=("mixup",), per_class=0)
+
+
+def _row(errors: list[float], seeds: list[int] | None = None, passes: int = 100) -> dict:
+    return {"errors": errors, "seeds": seeds or list(range(len(errors))), "passes": passes}
+
+
+def test_the_answer_names_a_winner_only_beyond_noise() -> None:
+    clear = {"A": _row([30.0, 31.0, 32.0]), "B": _row([35.0, 36.5, 37.0])}
+    assert recommend(clear).startswith("Use A: 31.00 % test error, 5.17 points below the next best (B)")
+    tied = {"A": _row([30.0, 33.0, 31.0], passes=200), "B": _row([31.0, 31.0, 32.0], passes=100)}
+    assert recommend(tied) == ("The data cannot tell A (31.33 %) apart from B (within 2 standard errors); the "
+                               "cheapest of them is B (100 sample passes per run, in epochs).")  # fmt: skip
+    assert recommend({"A": _row([])}) == "No run has finished yet."
+
+
+@given(st.lists(st.tuples(st.floats(20, 60), st.floats(20, 60)), min_size=2, max_size=6))
+def test_the_paired_difference_is_the_mean_and_se_of_per_seed_differences(pairs: list[tuple[float, float]]) -> None:
+    a, b = [x for x, _ in pairs], [y for _, y in pairs]
+    diff, se, paired = difference(_row(a), _row(b))
+    per_seed = [y - x for x, y in pairs]
+    assert paired and diff == pytest.approx(statistics.fmean(per_seed), abs=1e-9)
+    assert se == pytest.approx(statistics.stdev(per_seed) / len(per_seed) ** 0.5, abs=1e-9)
+    diff, se, paired = difference(_row(a), _row(b, [s + 100 for s in range(len(b))]))
+    assert not paired  # no common seed: unpaired
+
+
+def test_compare_runs_end_to_end_on_generated_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["compare", "--dataset", "synthetic", "--dataset-arg", "synthetic_size=[200,60]", "--mixers", "none",
+            "mixup", "--model", "convnet_small", "--model-arg", "width=4", "--per-class", "6", "--epochs", "2",
+            "--batch-size", "20", "--seeds", "2", "--out", str(tmp_path)]  # fmt: skip
+    main([*args, "--dry-run"])
+    listing = capsys.readouterr().out
+    assert listing.count("\ttodo\t") == 7 + 2 * 2  # Mixup's 7 tuning runs; Vanilla and Mixup's default, 2 seeds
+    main(args)
+    capsys.readouterr()
+    report = (tmp_path / "report.md").read_text()
+    assert report.startswith("# Which augmentation for synthetic") and "| Vanilla (default) |" in report
+    assert "Tuning (seven configurations per method, chosen on the validation split): Mixup: " in report
+    assert (tmp_path / "compare.png").exists()
+    assert len(list((tmp_path / "records").glob("*.json"))) >= 7 + 2 * 2
+    main([*args, "--dry-run"])  # resumable: everything is done now
+    assert "\ttodo\t" not in capsys.readouterr().out
+
+
+def test_compare_errors_name_the_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["compare", "--dataset", "synthetic", "--mixers", "none", "--per-class", "0", "--out", str(tmp_path)])
+    assert info.value.code == 2 and "--per-class: per_class must be an int >= 1, got 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["compare", "--dataset", "imagefolder", "--out", str(tmp_path)])
+    assert "--data-dir is required for --dataset imagefolder" in capsys.readouterr().err
