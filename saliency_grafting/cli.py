@@ -347,7 +347,7 @@ def _add_compare(sub: Any) -> None:
     from saliency_grafting.experiments.scales import PROTOCOLS
 
     com = sub.add_parser("compare", help="which augmentation for your data: the same tuning budget per method on a "
-                         "validation split, then fresh seeds on the test split; writes OUT/report.md")  # fmt: skip
+                         "validation split, then fresh seeds on the test split; writes OUT/compare_<dataset>.md")  # fmt: skip
     com.add_argument("--data-dir", help="your data (imagefolder: DIR/train/<class>/*, DIR/test/<class>/*)")
     com.add_argument("--dataset", choices=tuple(DATASETS), default="imagefolder", help="how to read --data-dir")
     com.add_argument("--dataset-arg", type=key_value, action="append", metavar="KEY=VALUE", help="dataset option")
@@ -372,7 +372,7 @@ def _add_compare(sub: Any) -> None:
     com.add_argument("--tune-seeds", type=int, default=1, help="seeds per tuning configuration")
     com.add_argument("--protocols", nargs="+", choices=PROTOCOLS, default=["paper"],
                      help="paper (each method's own objective), same objective, same compute")  # fmt: skip
-    com.add_argument("--out", default="compare", help="where records, report.md and compare.png go")
+    com.add_argument("--out", default="compare", help="where records and the report (compare_<dataset>.md, .png) go")
     com.add_argument("--runs-dir", help="where run directories go (default OUT/runs)")
     com.add_argument("--dry-run", action="store_true", help="list the runs with a measured time estimate")
     com.set_defaults(func=_compare)

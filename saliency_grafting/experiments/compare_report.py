@@ -1,6 +1,6 @@
 """Run a comparison (``compare.Comparison``) through the experiment runner and write its report.
 
-run_comparison(comparison, data_dir, out)   # tune -> tuned (-> compare) -> OUT/report.md, OUT/compare.png
+run_comparison(comparison, data_dir, out)   # tune -> tuned (-> compare) -> OUT/compare_<dataset>.md and .png
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def run_comparison(
     log: Log = _stderr,
 ) -> str:
     """Tune, train and test every method of ``comparison`` (or, with ``dry_run``, list the runs with an estimate
-    of their time); returns the report, also written to ``out/report.md``."""
+    of their time); returns the report, also written to ``out/compare_<dataset>.md`` (its plot beside it)."""
     from saliency_grafting.data import load_dataset
 
     out = Path(out)
@@ -133,7 +133,7 @@ def run_comparison(
         run_experiment(name, scale, seeds, out, data_dir, runs_dir=runs_dir, rows=rows, log=log, estimate=timer,
                        data_cache=_runner_cache(cache, data_dir, comparison))  # fmt: skip
     report = render_comparison(comparison, scale, out, data_dir, plot=True)
-    (out / "report.md").write_text(report)
+    (out / f"compare_{comparison.dataset}.md").write_text(report)
     return report
 
 
@@ -190,7 +190,7 @@ def render_comparison(
                      f"{row['passes']} | {wall} |")  # fmt: skip
     lines += ["", _selection_text(chosen, comparison), ""]
     if plot and any(row["errors"] for row in table.values()):
-        path = _plot(table, out / "compare.png")
+        path = _plot(table, out / f"compare_{comparison.dataset}.png")
         lines += [f"![test error by method]({path.name})", ""]
     return "\n".join(lines)
 

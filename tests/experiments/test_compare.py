@@ -72,10 +72,10 @@ def test_compare_runs_end_to_end_on_generated_data(tmp_path: Path, capsys: pytes
     assert listing.count("\ttodo\t") == 7 + 2 * 2  # Mixup's 7 tuning runs; Vanilla and Mixup's default, 2 seeds
     main(args)
     capsys.readouterr()
-    report = (tmp_path / "report.md").read_text()
+    report = (tmp_path / "compare_synthetic.md").read_text()
     assert report.startswith("# Which augmentation for synthetic") and "| Vanilla (default) |" in report
     assert "Tuning (seven configurations per method, chosen on the validation split): Mixup: " in report
-    assert (tmp_path / "compare.png").exists()
+    assert (tmp_path / "compare_synthetic.png").exists()
     assert len(list((tmp_path / "records").glob("*.json"))) >= 7 + 2 * 2
     main([*args, "--dry-run"])  # resumable: everything is done now
     assert "\ttodo\t" not in capsys.readouterr().out
