@@ -35,8 +35,11 @@ CANDIDATES: dict[str, tuple[str, list[tuple[str, dict[str, Any], int | None, int
         ("64 px, 100 classes, 50 per class, 50 epochs", {"classes": 100, "class_seed": 0}, 64, 50, 50),
     ]),
     "speech": ("fsdd", [
+        ("official split, 15 per class, 280 epochs", {}, None, 15, 280),
         ("official split, 45 per class, 120 epochs", {}, None, 45, 120),
         ("official split, 270 per class, 40 epochs", {}, None, 270, 40),
+        ("speaker 0 held out, 45 per class, 120 epochs", {"split": "speaker", "fold": 0}, None, 45, 120),
+        ("speaker 0 held out, 200 per class, 40 epochs", {"split": "speaker", "fold": 0}, None, 200, 40),
     ]),
 }  # fmt: skip
 

@@ -128,6 +128,43 @@ def _occlusion(args: argparse.Namespace) -> None:
         print(f"occluded {100 * row['fraction']:5.1f} %  top-1 error {row['top1_error']:6.2f} %")
 
 
+def _localize(args: argparse.Namespace) -> None:
+    from saliency_grafting.data.registry import config_options
+    from saliency_grafting.engine.localize import THRESHOLDS, component_boxes, localization_maps, localization_scores
+    from saliency_grafting.experiments.localization import held_out_split
+    from saliency_grafting.visualize import localization_panel
+
+    if args.held_out < 1 or args.count < 0:
+        raise ValueError(f"--held-out must be >= 1 and --count >= 0, got {args.held_out} and {args.count}")
+    run = _load_run(args.run, quiet=args.quiet)
+    config, data = run.config, run.data
+    if data.test_boxes is None:
+        raise ValueError(f"--run {args.run}: its dataset {config.dataset!r} has no object boxes to localize")
+    full = load_dataset(config.dataset, config.data_dir, image_size=config.image_size, **config_options(config))
+    held = held_out_split(full, config.per_class, config.seed, args.held_out)
+    test = (data.test_images, data.test_labels, data.test_boxes)
+    found = localization_scores(run.model, held, test, data.mean, data.std, device=run.device,
+                                saliency_layer=config.saliency_layer)  # fmt: skip
+    report = {**found, "held_out_per_class": args.held_out}
+    _write_json(Path(args.run) / "localize.json", round_floats(report))
+    for kind, values in found.items():
+        print(f"{kind:8s} " + "  ".join(f"{name} {value:6.2f}" for name, value in values.items()))
+    if args.count:
+        from saliency_grafting.data import normalize
+
+        spread = torch.linspace(0, len(test[1]) - 1, args.count).round().long()  # across the classes
+        images, labels, boxes = (part[spread] for part in test)
+        x = normalize(images.to(run.device), data.mean, data.std)
+        _, maps = localization_maps(run.model, x, labels.to(run.device), saliency_layer=config.saliency_layer)
+        shown = {name: maps[name].cpu() for name in ("cam", "forward")}
+        boxes_found = {}
+        for name, heat in shown.items():
+            tau = float(THRESHOLDS[THRESHOLDS.sub(found[name]["threshold"]).abs().argmin()])
+            boxes_found[name] = torch.stack([(b[0] if len(b := component_boxes(h >= tau)) else torch.zeros(4))
+                                             for h in heat])  # fmt: skip
+        print(localization_panel(images, shown, boxes, boxes_found, Path(args.run) / "localize.png"))
+
+
 def _show(args: argparse.Namespace) -> None:
     if args.count < 1:
         raise ValueError(f"--count must be a positive int, got {args.count}")
@@ -213,13 +250,18 @@ def _reproduce(args: argparse.Namespace) -> None:
         runs_dir = Path(args.runs_dir) if args.runs_dir else None
         if not args.report_only:
             run_experiment(name, args.scale, args.seeds, out, args.data_dir, runs_dir=runs_dir, rows=args.row,
-                           columns=args.column)  # fmt: skip
+                           columns=args.column, executor=_executor(args, runs_dir or out / "runs"))  # fmt: skip
         if args.reference_occlusion and EXPERIMENTS[name].occlusion:
             from saliency_grafting.experiments.reference import add_reference_occlusion
 
             reference = Path(args.reference_run) if args.reference_run else None
             add_reference_occlusion(name, args.scale, args.seeds, out, runs_dir or out / "runs", reference=reference,
                                     data_dir=args.data_dir, retrain_missing=args.retrain_missing)  # fmt: skip
+        if EXPERIMENTS[name].localization:
+            from saliency_grafting.experiments.localization import add_localization
+
+            add_localization(name, args.scale, args.seeds, out, runs_dir or out / "runs", data_dir=args.data_dir,
+                             retrain_missing=args.retrain_missing)  # fmt: skip
         if args.train_error:
             from saliency_grafting.experiments.reference import add_train_error
 
@@ -252,8 +294,9 @@ def _compare(args: argparse.Namespace) -> None:
     out = Path(args.out)
     if not args.dry_run:
         check_output_dir(out)
-    report = run_comparison(comparison, args.data_dir, out, runs_dir=Path(args.runs_dir) if args.runs_dir else None,
-                            dry_run=args.dry_run)  # fmt: skip
+    runs_dir = Path(args.runs_dir) if args.runs_dir else None
+    report = run_comparison(comparison, args.data_dir, out, runs_dir=runs_dir, dry_run=args.dry_run,
+                            executor=None if args.dry_run else _executor(args, runs_dir or out / "runs"))  # fmt: skip
     print(report)
 
 
@@ -276,6 +319,18 @@ def build_parser() -> argparse.ArgumentParser:
     occ.add_argument("--grid", type=int, default=8, help="regions per side")
     occ.add_argument("--quiet", action="store_true", help="no progress on stderr")
     occ.set_defaults(func=_occlusion)
+    loc = sub.add_parser("localize", help="weakly supervised localization (CAM and forward saliency) of a run on "
+                         "its test boxes; writes RUN_DIR/localize.json and localize.png")  # fmt: skip
+    loc.add_argument("--run", required=True, metavar="RUN_DIR", help="a run directory of a dataset with boxes")
+    loc.add_argument(
+        "--held-out",
+        type=int,
+        default=10,
+        help="training images per class, unused by the run, on which the thresholds are chosen",
+    )
+    loc.add_argument("--count", type=int, default=8, help="test images in the panel (0: no panel)")
+    loc.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    loc.set_defaults(func=_localize)
     show = sub.add_parser("show", help="a Figure 1-style PNG of sources, destinations and mixed samples")
     show.add_argument("--mixer", nargs="+", choices=tuple(MIXERS), default=["saliency_grafting", "cutmix"],
                       help="the mixers, one row each")  # fmt: skip
@@ -335,10 +390,33 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RUN_DIR",
         help="the reference network's run directory (default: the experiment's Vanilla seed-0 run)",
     )
+    _add_executor_flags(rep)
     rep.set_defaults(func=_reproduce)
     _add_compare(sub)
     parser.commands = sub.choices  # type: ignore[attr-defined]
     return parser
+
+
+def _add_executor_flags(parser: argparse.ArgumentParser) -> None:
+    from saliency_grafting.cli_input import key_value
+    from saliency_grafting.experiments.dispatch import ENGINES
+
+    parser.add_argument("--executor", choices=tuple(ENGINES), help="train the runs as submitit jobs: slurm (sbatch), "
+                        "local (a process each) or debug (in this process); default: this process")  # fmt: skip
+    parser.add_argument("--executor-arg", type=key_value, action="append", metavar="KEY=VALUE",
+                        help="a submitit parameter, repeatable: --executor-arg timeout_min=240 "
+                             "--executor-arg slurm_partition=gpu")  # fmt: skip
+
+
+def _executor(args: argparse.Namespace, runs_dir: Path) -> Any:
+    """The engine's executor of ``--executor`` (None: the runs train in this process)."""
+    if args.executor is None:
+        if args.executor_arg:
+            raise ValueError("--executor-arg needs --executor")
+        return None
+    from saliency_grafting.experiments.dispatch import make_executor
+
+    return make_executor(args.executor, runs_dir / "submitit", **dict(args.executor_arg or []))
 
 
 def _add_compare(sub: Any) -> None:
@@ -347,7 +425,8 @@ def _add_compare(sub: Any) -> None:
     from saliency_grafting.experiments.scales import PROTOCOLS
 
     com = sub.add_parser("compare", help="which augmentation for your data: the same tuning budget per method on a "
-                         "validation split, then fresh seeds on the test split; writes OUT/compare_<dataset>.md")  # fmt: skip
+                         "validation split, then fresh seeds on the test split; writes OUT/compare_<dataset>.md",
+                         )  # fmt: skip
     com.add_argument("--data-dir", help="your data (imagefolder: DIR/train/<class>/*, DIR/test/<class>/*)")
     com.add_argument("--dataset", choices=tuple(DATASETS), default="imagefolder", help="how to read --data-dir")
     com.add_argument("--dataset-arg", type=key_value, action="append", metavar="KEY=VALUE", help="dataset option")
@@ -375,6 +454,7 @@ def _add_compare(sub: Any) -> None:
     com.add_argument("--out", default="compare", help="where records and the report (compare_<dataset>.md, .png) go")
     com.add_argument("--runs-dir", help="where run directories go (default OUT/runs)")
     com.add_argument("--dry-run", action="store_true", help="list the runs with a measured time estimate")
+    _add_executor_flags(com)
     com.set_defaults(func=_compare)
 
 

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from saliency_grafting.mixing import Mixer, SaliencyKind
 
-__all__ = ["mixing_panel", "panel_batch", "sample_pairs"]
+__all__ = ["localization_panel", "mixing_panel", "panel_batch", "sample_pairs"]
 
 
 def sample_pairs(labels: Tensor, count: int, *, seed: int = 0) -> tuple[Tensor, Tensor]:
@@ -120,6 +120,41 @@ def mixing_panel(
             left = name_w + c * (cell_w + 6)
             canvas.paste(picture, (left, top))
             draw.text((left, top + cell_h + 4), caption, fill="black")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    canvas.save(path)
+    return path
+
+
+def localization_panel(
+    images: Tensor, maps: dict[str, Tensor], boxes: Tensor, found: dict[str, Tensor], path: str | Path
+) -> Path:
+    """Write a PNG: row 1 the uint8 images ``[N, C, H, W]`` with their object box (green); then per map kind its
+    map (``[N, H, W]`` in [0, 1], as a heat overlay) with its box (green) and the box found from the map (red)."""
+    scale = max(1, 128 // images.shape[-1])
+    side_w, side_h, name_w = images.shape[-1] * scale, images.shape[-2] * scale, 140
+
+    def picture(image: Tensor, heat: Tensor | None) -> Image.Image:
+        pixels = image.float().expand(3, -1, -1) / 255
+        if heat is not None:
+            red = torch.stack([heat, torch.zeros_like(heat), 1 - heat])
+            pixels = 0.5 * pixels + 0.5 * red
+        array = (pixels.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+        return Image.fromarray(array).resize((side_w, side_h), Image.NEAREST)
+
+    rows = [("image + box", None), *((name, heat) for name, heat in maps.items())]
+    canvas = Image.new("RGB", (name_w + len(images) * (side_w + 6), len(rows) * (side_h + 8)), "white")
+    draw = ImageDraw.Draw(canvas)
+    for r, (name, heat) in enumerate(rows):
+        top = r * (side_h + 8)
+        draw.text((6, top + side_h // 2), name, fill="black")
+        for c, image in enumerate(images):
+            left = name_w + c * (side_w + 6)
+            canvas.paste(picture(image, None if heat is None else heat[c]), (left, top))
+            outlines = [(boxes[c], "lime")] + ([(found[name][c], "red")] if heat is not None else [])
+            for box, colour in outlines:
+                x0, y0, x1, y1 = (float(v) * scale for v in box)
+                draw.rectangle((left + x0, top + y0, left + x1 + scale - 1, top + y1 + scale - 1), outline=colour)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     canvas.save(path)

@@ -87,6 +87,8 @@ def _seed_key(metric: str) -> str:
     """The per-seed list that ``metric``'s values line up with: metrics added post hoc cover only some seeds."""
     if metric.startswith("reference_"):
         return "reference_seed"
+    if metric.startswith("loc_"):
+        return "loc_seed"
     return "train_clean_seed" if metric == "train_clean_top1_error" else "seed"
 
 

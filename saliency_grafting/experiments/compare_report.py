@@ -101,9 +101,11 @@ def run_comparison(
     runs_dir: Path | None = None,
     dry_run: bool = False,
     log: Log = _stderr,
+    executor: Any | None = None,
 ) -> str:
     """Tune, train and test every method of ``comparison`` (or, with ``dry_run``, list the runs with an estimate
-    of their time); returns the report, also written to ``out/compare_<dataset>.md`` (its plot beside it)."""
+    of their time); returns the report, also written to ``out/compare_<dataset>.md`` (its plot beside it).
+    ``executor``: train the runs as jobs of a cluster engine (``dispatch.make_executor``)."""
     from saliency_grafting.data import load_dataset
 
     out = Path(out)
@@ -131,7 +133,7 @@ def run_comparison(
     for name, seeds, rows in _stages(comparison):
         log(f"compare: stage {name} ({', '.join(rows)}; {seeds} seed(s))")
         run_experiment(name, scale, seeds, out, data_dir, runs_dir=runs_dir, rows=rows, log=log, estimate=timer,
-                       data_cache=_runner_cache(cache, data_dir, comparison))  # fmt: skip
+                       data_cache=_runner_cache(cache, data_dir, comparison), executor=executor)  # fmt: skip
     report = render_comparison(comparison, scale, out, data_dir, plot=True)
     (out / f"compare_{comparison.dataset}.md").write_text(report)
     return report

@@ -98,6 +98,7 @@ class Experiment:
     error_label: str = "Top-1"  # what the error of the table is measured on ("Validation" for tuning runs)
     # family -> the fewest seeds per cell, where 3 seeds left 2 s.e. of the paired differences above the effects
     min_seeds: Mapping[str, int] = field(default_factory=dict)
+    localization: bool = False  # WSOL scores of its runs are what it reports (added post hoc: ``localization``)
     in_suite: bool = True  # part of ``reproduce all`` (False: run by another command, e.g. ``sgraft compare``)
 
     def __post_init__(self) -> None:

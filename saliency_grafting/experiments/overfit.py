@@ -42,7 +42,8 @@ def passes_per_step(config: dict[str, Any]) -> int:
     if mixer == "none":
         return 1
     objective = config.get("objective", "auto")
-    clean = objective == "clean+mixed" or (objective == "auto" and mixer in ("saliency_grafting", "augmix"))
+    own_clean = {"saliency_grafting", "augmix"} & set(mixer.split("+"))  # their papers learn from the clean batch too
+    clean = objective == "clean+mixed" or (objective == "auto" and bool(own_clean))
     mixed = 2 if mixer == "augmix" else config.get("mix_times", 1)  # AugMix's two augmented views
     gradient = 1 if "puzzlemix" in mixer else 0  # PuzzleMix's input-gradient forward + backward
     return int(clean) + mixed + gradient

@@ -45,6 +45,11 @@ def aggregate(
                 values[f"reference_{fraction:g}"].append(record[REFERENCE_KEY][f"{fraction:g}"])
         if summary.get("final_train_top1_error") is not None:  # None when trained on mixed batches only
             values["train_top1_error"].append(summary["final_train_top1_error"])
+        if "localization" in record:  # added post hoc (experiments.localization)
+            values["loc_seed"].append(seed)
+            for kind in ("cam", "forward"):
+                for metric, value in record["localization"][kind].items():
+                    values[f"loc_{kind}_{metric}"].append(value)
         if TRAIN_KEY in record:  # the final weights on the clean training subset (older records: added post hoc)
             values["train_clean_top1_error"].append(record[TRAIN_KEY])
             values["train_clean_seed"].append(seed)

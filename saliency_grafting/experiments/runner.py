@@ -255,6 +255,26 @@ def run_cell(
     return record
 
 
+def train_claimed(
+    config: TrainConfig, out: Path, runs_dir: Path | None, occlusion_grid: int, data_cache: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """Claim and train one run, or return None when another process holds it; its record when it is finished.
+
+    The unit of work both for the runner's own loop and for a cluster engine's job (``dispatch``): every job claims
+    its run in the shared runs folder, so that jobs and local workers never train one run twice.
+    """
+    path = record_path(out, config)
+    held = claim(runs_dir or out / "runs", run_key(config.to_dict()))
+    if held is None:
+        return None
+    try:
+        if path.exists():  # finished by another process between the caller's check and the claim
+            return json.loads(path.read_text())
+        return run_cell(config, out, runs_dir=runs_dir, data_cache=data_cache, occlusion_grid=occlusion_grid)
+    finally:
+        held.close()  # releases the claim
+
+
 def run_experiment(
     name: str,
     scale: str | Scale,
@@ -268,18 +288,21 @@ def run_experiment(
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
     estimate: Callable[[TrainConfig], float] | None = None,
     data_cache: dict[str, Any] | None = None,
+    executor: Any | None = None,
 ) -> list[dict[str, Any]]:
     """Run every missing (cell, seed) of ``name``; returns the records of its finished runs.
 
     Shared cells run once for all tables. ``rows`` / ``columns``: only the cells with one of these row / column
     labels (None: all). A run another live process has claimed in the same runs folder is left to it (see ``claim``).
     ``estimate``: seconds a config takes to train, for an ETA on each run's line. ``data_cache``: the loaded data
-    kept between calls (one dataset at a time).
+    kept between calls (one dataset at a time). ``executor``: an engine's executor (``dispatch.make_executor``:
+    submitit on SLURM or local processes) that trains every missing run as a job, instead of this process.
     """
     records = []
     cache: dict[str, Any] = {} if data_cache is None else data_cache
     runs = [run for run in plan(name, scale, seeds, data_dir, records=out) if selected(run[0], rows, columns)]
-    runs_root = runs_dir or out / "runs"
+    grid = get_scale(scale).occlusion_grid
+    jobs = []
     for index, (cell, seed, config) in enumerate(runs, start=1):
         path = record_path(out, config)
         label = f"[{name} {index}/{len(runs)}] {cell.row} {cell.column} seed {seed}".replace("  ", " ")
@@ -287,21 +310,23 @@ def run_experiment(
             records.append(json.loads(path.read_text()))
             log(f"{label}: done before")
             continue
-        held = claim(runs_root, run_key(config.to_dict()))
-        if held is None:
-            log(f"{label}: being trained by another process, left to it")
+        if executor is not None:
+            jobs.append((label, executor.submit(train_claimed, config, out, runs_dir, grid)))
+            log(f"{label}: submitted")
             continue
-        try:
-            if path.exists():  # finished by another process between the check and the claim
-                records.append(json.loads(path.read_text()))
-                continue
-            left = [c for _, _, c in runs[index - 1 :] if not record_path(out, c).exists()]
-            eta = f" (ETA ~{sum(map(estimate, left)) / 60:.0f} min for {len(left)} runs)" if estimate else ""
-            log(f"{label}: training{eta}")
-            record = run_cell(config, out, runs_dir=runs_dir, data_cache=cache,
-                              occlusion_grid=get_scale(scale).occlusion_grid)  # fmt: skip
-        finally:
-            held.close()  # releases the claim
-        log(f"{label}: top-1 error {record['summary']['final_top1_error']:.2f} % in {record['wall_seconds']:.0f} s")
-        records.append(record)
+        left = [c for _, _, c in runs[index - 1 :] if not record_path(out, c).exists()]
+        eta = f" (ETA ~{sum(map(estimate, left)) / 60:.0f} min for {len(left)} runs)" if estimate else ""
+        log(f"{label}: training{eta}")
+        record = train_claimed(config, out, runs_dir, grid, cache)
+        _finished(label, record, records, log)
+    for label, job in jobs:
+        _finished(label, job.result(), records, log)
     return records
+
+
+def _finished(label: str, record: dict[str, Any] | None, records: list[dict[str, Any]], log: Callable[[str], None]):
+    if record is None:
+        log(f"{label}: being trained by another process, left to it")
+        return
+    log(f"{label}: top-1 error {record['summary']['final_top1_error']:.2f} % in {record['wall_seconds']:.0f} s")
+    records.append(record)

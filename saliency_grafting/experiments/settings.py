@@ -53,6 +53,8 @@ METHODS: dict[str, dict[str, Any]] = {
     "SaliencyMix": {"mixer": "saliencymix"},
     "PuzzleMix": {"mixer": "puzzlemix"},
     "AugMix": {"mixer": "augmix"},
+    "SpecAugment": {"mixer": "specaugment"},
+    "SpecAugment + SG": {"mixer": "saliency_grafting+specaugment"},
     "Saliency Grafting": {"mixer": "saliency_grafting"},
     "Saliency Grafting + ShakeDrop": {"mixer": "saliency_grafting", "regularizer": "shakedrop"},
 }

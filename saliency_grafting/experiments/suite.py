@@ -12,6 +12,8 @@ from __future__ import annotations
 from saliency_grafting.experiments import tables  # noqa: F401
 from saliency_grafting.experiments import figures  # noqa: F401
 from saliency_grafting.experiments import studies  # noqa: F401
+from saliency_grafting.experiments import localization  # noqa: F401
+from saliency_grafting.experiments import speech  # noqa: F401
 from saliency_grafting.experiments import compare  # noqa: F401
 
 # isort: on

@@ -7,7 +7,7 @@ from typing import Any
 
 from saliency_grafting.mixing.attentive import AttentiveCutMix
 from saliency_grafting.mixing.augmix import AugMix, jensen_shannon
-from saliency_grafting.mixing.base import Mixer, MixParams, NoMix, SaliencyKind
+from saliency_grafting.mixing.base import Masking, Mixer, MixParams, NoMix, SaliencyKind
 from saliency_grafting.mixing.chain import Chain, ChainParams
 from saliency_grafting.mixing.cutmix import CutMix
 from saliency_grafting.mixing.cutout import Cutout
@@ -16,6 +16,7 @@ from saliency_grafting.mixing.manifold import ManifoldMixup, ManifoldParams, fin
 from saliency_grafting.mixing.mixup import Mixup
 from saliency_grafting.mixing.puzzlemix import PuzzleMix, PuzzleMixParams
 from saliency_grafting.mixing.saliencymix import SaliencyMix
+from saliency_grafting.mixing.specaugment import SpecAugment
 
 __all__ = [
     "MIXERS",
@@ -28,6 +29,7 @@ __all__ = [
     "GraftingParams",
     "ManifoldMixup",
     "ManifoldParams",
+    "Masking",
     "MixParams",
     "Mixer",
     "Mixup",
@@ -37,6 +39,7 @@ __all__ = [
     "SaliencyGrafting",
     "SaliencyKind",
     "SaliencyMix",
+    "SpecAugment",
     "calibrated_lambda",
     "create_mixer",
     "find_stages",
@@ -55,6 +58,7 @@ MIXERS: dict[str, type[Mixer]] = {
     "puzzlemix": PuzzleMix,
     "manifold_mixup": ManifoldMixup,
     "augmix": AugMix,
+    "specaugment": SpecAugment,
 }
 
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from saliency_grafting.saliency.sources import SaliencySource
     from saliency_grafting.step import StepInputs
 
-__all__ = ["BetaMixer", "MixParams", "Mixer", "NoMix", "SaliencyKind"]
+__all__ = ["BetaMixer", "Masking", "MixParams", "Mixer", "NoMix", "SaliencyKind"]
 
 
 class SaliencyKind(str, enum.Enum):
@@ -224,6 +224,21 @@ class NoMix(Mixer):
 
     def _mix_images(self, images: Tensor, params: MixParams) -> Tensor:
         return images
+
+
+class Masking(Mixer):
+    """A mixer that erases parts of each image and keeps its label (Cutout, SpecAugment).
+
+    In the shared convention the second image is zeros (the dataset mean after normalisation): ``mixed = mask *
+    images`` by selection, so a NaN or inf in a hole becomes a zero too; ``lam = 1`` and ``perm = i``. Subclasses
+    draw the kept ``mask`` in ``_sample``.
+    """
+
+    binary_mask = True
+
+    def _mix_images(self, images: Tensor, params: MixParams) -> Tensor:
+        assert params.mask is not None
+        return MF.keep_or_zero(images, params.mask)
 
 
 class BetaMixer(Mixer):

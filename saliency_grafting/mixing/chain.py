@@ -167,7 +167,9 @@ class Chain(Mixer):
 
     @property
     def default_objective(self) -> str:  # type: ignore[override]
-        return self.stages[-1].default_objective
+        # a stage whose paper learns from the clean batch too (SG, AugMix) keeps that in the chain
+        own = {stage.default_objective for stage in self.stages}
+        return "clean+mixed" if "clean+mixed" in own else "mixed"
 
     @property
     def compile_safe(self) -> bool:  # type: ignore[override]

@@ -7,19 +7,17 @@ from torch import Tensor
 
 from saliency_grafting.mixing import _checks as C
 from saliency_grafting.mixing import functional as MF
-from saliency_grafting.mixing.base import Mixer, MixParams
+from saliency_grafting.mixing.base import Masking, MixParams
 
 __all__ = ["Cutout"]
 
 
-class Cutout(Mixer):
+class Cutout(Masking):
     """Zero a ``size x size`` square (default: half the shorter side) centred uniformly, clipped at the border.
 
     In the shared convention the second image is zeros: ``mixed = mask * images``, ``lam = 1``, ``perm = i``.
     Unlike the pair mixers, a batch of one sample is still cut out. Zero is the dataset mean after normalisation.
     """
-
-    binary_mask = True
 
     def __init__(
         self, *, num_classes: int, size: int | None = None, label_smoothing: float = 0.0, validate: bool = True
@@ -40,7 +38,3 @@ class Cutout(Mixer):
             mask=(~hole).to(images.dtype),
             lam=torch.ones(batch, device=images.device),
         )
-
-    def _mix_images(self, images: Tensor, params: MixParams) -> Tensor:
-        assert params.mask is not None
-        return MF.keep_or_zero(images, params.mask)  # selects: an inf or NaN in the hole does not become NaN

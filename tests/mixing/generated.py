@@ -249,6 +249,13 @@ SPECS: dict[str, dict[str, tuple]] = {
     "mixup": _BETA,
     "cutmix": _BETA,
     "cutout": {"size": _int(1, optional=True)},
+    "specaugment": {
+        "freq_width": _int(0),
+        "freq_masks": _int(0, top=3),
+        "time_width": _int(0),
+        "time_ratio": _number(0, 1),
+        "time_masks": _int(0, top=3),
+    },
     "saliencymix": {**_BETA, "method": _choice("spectral_residual", "opencv_fine_grained")},
     "attentive_cutmix": {
         "top_n": (st.integers(0, 6), [("2", TypeError), (2.5, TypeError), (-1, ValueError), (10_000, ValueError)]),

@@ -19,7 +19,7 @@ def reference_mix(images: torch.Tensor, mixer: sg.Mixer, params: sg.MixParams) -
     rows = []
     for i in range(images.shape[0]):
         weight = params.mask[i] if params.mask is not None else params.lam[i]
-        second = torch.zeros_like(images[i]) if isinstance(mixer, sg.Cutout) else images[params.perm[i]]
+        second = torch.zeros_like(images[i]) if isinstance(mixer, sg.mixing.Masking) else images[params.perm[i]]
         rows.append(weight * images[i] + (1 - weight) * second)
     return torch.stack(rows)
 
@@ -67,7 +67,7 @@ def test_binary_masks_copy_pixels_exactly(name: str) -> None:
     params, mixed, _ = run(mixer, images, labels, saliency)
     assert params.mask is not None and set(params.mask.unique().tolist()) <= {0.0, 1.0}
     keep = params.mask.bool().expand_as(images)
-    second = torch.zeros_like(images) if isinstance(mixer, sg.Cutout) else images[params.perm]
+    second = torch.zeros_like(images) if isinstance(mixer, sg.mixing.Masking) else images[params.perm]
     assert torch.equal(mixed[keep], images[keep])
     assert torch.equal(mixed[~keep], second[~keep])
 
@@ -80,14 +80,20 @@ def test_binary_masks_select_so_non_finite_pixels_stay_in_their_image(name: str)
     finite = run(mixer, images, labels, saliency, seed=4)
     # For finite input the selection is the lerp (or, for Cutout, the product) it replaced, bit for bit.
     params, mixed = finite[0], finite[1]
-    old = images * params.mask if isinstance(mixer, sg.Cutout) else MF.mix_images(images, params.perm, params.mask)
+    old = (
+        images * params.mask
+        if isinstance(mixer, sg.mixing.Masking)
+        else MF.mix_images(images, params.perm, params.mask)
+    )
     assert torch.equal(_bits(mixed), _bits(old))
     images[2] = float("inf")
     images[4, 0, 3, 3] = float("nan")
     params, mixed, _ = run(mixer, images, labels, saliency, seed=4)
     keep = params.mask.bool().expand_as(images)
     second = (
-        torch.zeros((), dtype=images.dtype).copysign(images) if isinstance(mixer, sg.Cutout) else images[params.perm]
+        torch.zeros((), dtype=images.dtype).copysign(images)
+        if isinstance(mixer, sg.mixing.Masking)
+        else images[params.perm]
     )
     assert torch.equal(_bits(mixed[keep]), _bits(images[keep])) and torch.equal(
         _bits(mixed[~keep]), _bits(second[~keep])
@@ -203,7 +209,7 @@ def test_single_sample_batch_is_returned_unchanged(mixer: sg.Mixer) -> None:
     images, labels, saliency = make_batch(1)
     _, mixed, soft = run(mixer, images, labels, saliency)
     assert torch.equal(soft, torch.nn.functional.one_hot(labels, NUM_CLASSES).float())
-    if isinstance(mixer, sg.Cutout):  # Cutout drops a patch of any single image by design
+    if isinstance(mixer, sg.mixing.Masking):  # Cutout drops a patch of any single image by design
         assert (mixed == 0).any()
     else:
         assert torch.equal(mixed, images)
@@ -348,6 +354,7 @@ def test_saliency_kinds_are_declared() -> None:
         "puzzlemix": sg.SaliencyKind.INPUT_GRADIENT,
         "manifold_mixup": sg.SaliencyKind.NONE,
         "augmix": sg.SaliencyKind.NONE,
+        "specaugment": sg.SaliencyKind.NONE,
     }
 
 

@@ -65,7 +65,7 @@ def _check_result(mixer: sg.Mixer, case: Case, params: sg.MixParams, mixed: torc
     owners = mixer.stages if isinstance(mixer, sg.Chain) else [mixer]
     if len(stages) == 1 and owners[0].binary_mask and params.mask is not None:
         keep = params.mask.bool().expand_as(images)
-        if isinstance(mixer, sg.Cutout):
+        if isinstance(mixer, sg.mixing.Masking):
             partner = torch.zeros((), dtype=images.dtype).copysign(images)
         else:
             partner = images.index_select(0, perm)
