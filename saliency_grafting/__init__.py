@@ -34,7 +34,7 @@ from saliency_grafting.saliency import (
 from saliency_grafting.saliency.sources import SOURCES, SaliencySource, create_source
 from saliency_grafting.step import LossTerm, MixStep, StepInputs
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "MIXERS",

@@ -301,7 +301,10 @@ def _compare(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from saliency_grafting import __version__
+
     parser = Parser(prog="sgraft", description="Saliency Grafting and mixup-style augmentations: train and compare.")
+    parser.add_argument("--version", action="version", version=f"sgraft {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     train = sub.add_parser("train", help="train a network with a mixer; writes a run directory")
     train.add_argument("--config", help="YAML file of defaults (keys as the flags); flags override it")

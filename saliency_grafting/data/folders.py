@@ -26,8 +26,9 @@ class DataError(ValueError):
         self.field = field
 
 
-def read_rgb(path: Path) -> Tensor:
-    """One image file as RGB uint8 ``[3, H, W]``; a ``DataError`` naming the file if it cannot be decoded.
+def read_rgb(path: Path, mode: str = "RGB") -> Tensor:
+    """One image file as uint8 ``[3, H, W]`` (``mode="L"``: grey, ``[1, H, W]``); a ``DataError`` naming the file
+    if it cannot be decoded.
 
     An image of more than ``PIL.Image.MAX_IMAGE_PIXELS`` pixels (a decompression bomb) is refused before decoding.
     """
@@ -41,14 +42,14 @@ def read_rgb(path: Path) -> Tensor:
                         f"image {path} has {image.width}x{image.height} pixels, over the {limit} limit "
                         "(a decompression bomb?); remove it or raise PIL.Image.MAX_IMAGE_PIXELS"
                     )
-                pixels = np.array(image.convert("RGB"))
+                pixels = np.array(image.convert(mode))
     except DataError:
         raise
     except Image.DecompressionBombError as err:
         raise DataError(f"image {path} is too large to decode (a decompression bomb?): {err}") from None
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as err:
         raise DataError(f"cannot decode image {path}: {err}") from None
-    return torch.from_numpy(pixels).permute(2, 0, 1)
+    return torch.from_numpy(pixels).reshape(*pixels.shape[:2], -1).permute(2, 0, 1)
 
 
 def find_split(root: Path, names: tuple[str, ...]) -> Path:
@@ -56,7 +57,8 @@ def find_split(root: Path, names: tuple[str, ...]) -> Path:
     for name in names:
         if (root / name).is_dir():
             return root / name
-    raise DataError(f"{root} has no {' or '.join(n + '/' for n in names)} directory of class folders")
+    hint = " (or hold training images out as the test split: --dataset-arg test_per_class=K)" if "test" in names else ""
+    raise DataError(f"{root} has no {' or '.join(n + '/' for n in names)} directory of class folders{hint}")
 
 
 def list_folder(split: Path, classes: list[str] | None = None) -> tuple[list[Path], list[int], list[str]]:
@@ -81,8 +83,11 @@ def list_folder(split: Path, classes: list[str] | None = None) -> tuple[list[Pat
     return paths, labels, classes
 
 
-def decode_folder(paths: list[Path], size: int | None = None, *, progress: bool = False, desc: str = "") -> Tensor:
-    """Decode every image to RGB uint8 ``[N, 3, H, W]`` (all one size, or resized to ``size``).
+def decode_folder(
+    paths: list[Path], size: int | None = None, *, progress: bool = False, desc: str = "", mode: str = "RGB"
+) -> Tensor:
+    """Decode every image to uint8 ``[N, 3, H, W]`` (``mode="L"``: ``[N, 1, H, W]``), all one size or resized to
+    ``size``.
 
     ``progress``: a bar on a terminal, a start and an end line on stderr otherwise.
     """
@@ -90,7 +95,7 @@ def decode_folder(paths: list[Path], size: int | None = None, *, progress: bool 
 
     images = []
     for path in track(paths, desc=desc or "decoding images", enabled=progress, unit="images", lines=True):
-        image = read_rgb(path)
+        image = read_rgb(path, mode)
         if size is not None and image.shape[-2:] != (size, size):
             image = (
                 torch.nn.functional.interpolate(

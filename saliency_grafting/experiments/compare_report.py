@@ -222,8 +222,16 @@ def _setting(comparison: Comparison, scale: Scale) -> str:
             f"(fingerprint {scale.fingerprint}), {comparison.per_class} training images per class, "
             f"{comparison.val_per_class} more per class held out for tuning, {epochs} epochs of batch "
             f"{comparison.batch_size}; "
-            f"{comparison.tune_seeds} tuning seed(s) and {comparison.seeds} fresh test seeds; protocols "
+            f"{comparison.tune_seeds} tuning seed(s) and {comparison.seeds} fresh test seeds; "
+            f"{_test_split(comparison)}; protocols "
             f"{', '.join(comparison.protocols)}. Test error in %, mean ± standard error over seeds.")  # fmt: skip
+
+
+def _test_split(comparison: Comparison) -> str:
+    held = comparison.dataset_args.get("test_per_class")
+    if held is None:
+        return "tested on the data's own test split"
+    return f"no test split in the data: {held} training images per class held out as the test set"
 
 
 def _selection_text(chosen: Mapping[str, Any], comparison: Comparison) -> str:

@@ -31,6 +31,7 @@ from saliency_grafting.experiments.runner import (
     train_error,
     write_record,
 )
+from saliency_grafting.experiments.scales import get_scale
 
 __all__ = [
     "REFERENCE_KEY",
@@ -44,7 +45,6 @@ __all__ = [
 
 REFERENCE_KEY = "occlusion_top1_error_reference"
 REFERENCE_ROW = "Vanilla"
-GRID = 8  # regions per side, as in the runs' own occlusion
 
 
 def _log(line: str) -> None:
@@ -216,12 +216,13 @@ def add_reference_occlusion(
             raise ValueError(f"experiment {name!r}: the reference run {reference.name} is being trained by "
                              "another process; add the reference occlusion when it is done")  # fmt: skip
     ref = load_run(reference, data_dir, cache)
-    identity = {"run": reference.name, "saliency": f"forward saliency of run {reference.name}, {GRID}x{GRID} regions"}
+    grid = get_scale(scale).occlusion_grid  # as in the runs' own occlusion
+    identity = {"run": reference.name, "saliency": f"forward saliency of run {reference.name}, {grid}x{grid} regions"}
 
     def measure(trainer: Any) -> dict[str, Any]:
         errors = {}
         for fraction in OCCLUSION_FRACTIONS:
-            transform = occlusion_by_reference(ref.model, fraction, GRID, ref.config.saliency_layer)
+            transform = occlusion_by_reference(ref.model, fraction, grid, ref.config.saliency_layer)
             errors[f"{fraction:g}"] = trainer.evaluate(transform)["top1_error"]
         return {REFERENCE_KEY: errors, "occlusion_reference": identity}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,24 @@ def test_loaders_follow_the_datasets_augmentation_policy() -> None:
     from saliency_grafting.data import normalize
 
     assert torch.equal(images, normalize(data.train_images[order], data.mean, data.std))
+
+
+def test_an_image_folder_without_a_test_split_can_hold_one_out(tmp_path: Path) -> None:
+    root = image_folder(tmp_path, 1, per_class=6)
+    shutil.rmtree(root / "test")
+    with pytest.raises(DataError, match=r"has no test/ or val/ directory.*--dataset-arg test_per_class=K"):
+        load_dataset("imagefolder", root)
+    data = load_dataset("imagefolder", root, test_per_class=2)
+    assert (len(data.train_labels), len(data.test_labels)) == (8, 4) and data.evaluation == "held-out test"
+    again = load_dataset("imagefolder", root, test_per_class=2)  # a fixed draw, whatever the run's seed
+    assert torch.equal(data.test_images, again.test_images)
+    train = {tuple(x.flatten().tolist()) for x in data.train_images}
+    assert not any(tuple(x.flatten().tolist()) in train for x in data.test_images)  # disjoint
+    image_folder(tmp_path / "with_test", 1)
+    with pytest.raises(DataError, match="has a test split already"):
+        load_dataset("imagefolder", tmp_path / "with_test", test_per_class=2)
+
+
+def test_grey_image_folders_have_one_channel(tmp_path: Path) -> None:
+    data = load_dataset("imagefolder", image_folder(tmp_path, 1), grey=True)
+    assert data.train_images.shape[1:] == (1, 8, 8) and data.channels == 1 and len(data.mean) == 1

@@ -14,11 +14,11 @@ from saliency_grafting.mixing import create_mixer
 from saliency_grafting.models import MODELS
 
 UNDEFINED = {
-    "paper": {"tune", "tuned", "fastpath", "network", "compare"},
-    "cpu": {"sweep"},
-    "cpu-tiny": {"sweep"},
+    "paper": {"tune", "tuned", "fastpath", "network", "compare", "speech"},
+    "cpu": {"sweep", "speech"},
+    "cpu-tiny": {"sweep", "speech"},
     "cpu-speech": {"sweep"},
-    "cpu-small": {"tune", "tuned", "fastpath", "wallclock", "saliency", "network", "compare"},
+    "cpu-small": {"tune", "tuned", "fastpath", "wallclock", "saliency", "network", "compare", "wsol", "speech"},
 }
 
 
