@@ -10,6 +10,8 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
+from saliency_grafting.progress import progress as track
+
 __all__ = ["IMAGE_SUFFIXES", "DataError", "decode_folder", "find_split", "list_folder", "read_rgb"]
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".JPEG", ".JPG", ".PNG"}
@@ -91,8 +93,6 @@ def decode_folder(
 
     ``progress``: a bar on a terminal, a start and an end line on stderr otherwise.
     """
-    from saliency_grafting.engine.progress import progress as track  # here: engine imports this package
-
     images = []
     for path in track(paths, desc=desc or "decoding images", enabled=progress, unit="images", lines=True):
         image = read_rgb(path, mode)

@@ -11,7 +11,7 @@ from torch import Tensor
 
 from saliency_grafting.data.base import Dataset
 from saliency_grafting.data.stream import StreamLoader
-from saliency_grafting.mixing.functional import to_device
+from saliency_grafting.devices import to_device
 
 if TYPE_CHECKING:
     from saliency_grafting.config import TrainConfig

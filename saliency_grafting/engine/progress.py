@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import math
 import sys
-import time
-from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, TextIO
+
+from saliency_grafting.progress import progress
 
 __all__ = ["EpochLog", "TensorBoardLogger", "epoch_line", "progress", "round_floats"]
-
-T = TypeVar("T")
-
-
-def _isatty(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):  # a closed or a minimal stream
-        return False
 
 
 def epoch_line(metrics: dict[str, Any], epochs: int | None = None) -> str:
@@ -58,48 +49,6 @@ class EpochLog:
             return
         stream = self.stream if self.stream is not None else sys.stderr
         print(epoch_line(metrics, getattr(config, "epochs", None)), file=stream, flush=True)
-
-
-def progress(
-    items: Iterable[T],
-    *,
-    desc: str,
-    total: int | None = None,
-    enabled: bool = True,
-    unit: str = "it",
-    lines: bool = False,
-    leave: bool = False,
-    stream: TextIO | None = None,
-) -> Iterator[T]:
-    """Iterate ``items``, showing progress on ``stream`` (stderr) unless ``enabled`` is false.
-
-    On a terminal: a tqdm bar (erased at the end unless ``leave``). Elsewhere (a log file, a pipe): nothing, or with
-    ``lines`` one line at the start and one at the end with the count and the seconds taken.
-    """
-    stream = stream if stream is not None else sys.stderr
-    if total is None:
-        try:
-            total = len(items)  # type: ignore[arg-type]
-        except TypeError:
-            total = None
-    if not enabled:
-        yield from items
-        return
-    if _isatty(stream):
-        from tqdm import tqdm
-
-        yield from tqdm(items, total=total, desc=desc, unit=unit, leave=leave, file=stream, dynamic_ncols=True)
-        return
-    if not lines:
-        yield from items
-        return
-    size = "" if total is None else f" {total} {unit}"
-    print(f"{desc}:{size} ...", file=stream, flush=True)
-    start, count = time.perf_counter(), 0
-    for item in items:
-        count += 1
-        yield item
-    print(f"{desc}: {count} {unit} in {time.perf_counter() - start:.1f} s", file=stream, flush=True)
 
 
 def round_floats(obj: Any, digits: int = 4) -> Any:

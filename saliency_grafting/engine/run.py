@@ -12,6 +12,7 @@ from torch import nn
 from saliency_grafting.config import TrainConfig
 from saliency_grafting.data import Dataset, StreamLoader, TensorLoader, make_loaders
 from saliency_grafting.data.registry import load_config_data
+from saliency_grafting.devices import autocast, resolve_device
 from saliency_grafting.models import create_model
 from saliency_grafting.models.regularizers import apply_regularizer
 
@@ -29,15 +30,12 @@ class EvalRun:
     device: torch.device
 
     def autocast(self) -> contextlib.AbstractContextManager:
-        dtype = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[self.config.amp]
-        return torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None)
+        return autocast(self.device, self.config.amp)
 
 
 def eval_run(config: TrainConfig, model_state: dict[str, Any], *, data: Dataset | None = None) -> EvalRun:
     """The network of ``config`` with ``model_state`` loaded, on the run's test split (or validation split)."""
-    from saliency_grafting.engine.trainer import Trainer
-
-    device = Trainer._device(config.device, 0)
+    device = resolve_device(config.device)
     data = data if data is not None else load_config_data(config, progress=not config.quiet)
     _, test_loader = make_loaders(data, config, device)
     model = create_model(config.model, data.num_classes, in_channels=data.channels, **config.model_args)

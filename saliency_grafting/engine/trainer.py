@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from saliency_grafting.config import TrainConfig, save_yaml
 from saliency_grafting.data import Dataset, StreamLoader, TensorLoader, make_loaders
 from saliency_grafting.data.registry import check_fingerprint, load_config_data
+from saliency_grafting.devices import AMP_DTYPES, autocast, resolve_device
 from saliency_grafting.engine.checkpoint import (
     clean_orphans,
     load_checkpoint,
@@ -109,7 +110,7 @@ class Trainer:
     ) -> None:
         self.config = config
         self.rank, local_rank, self.world_size = _distributed()
-        self.device = self._device(config.device, local_rank)
+        self.device = resolve_device(config.device, local_rank)
         self.run_dir = Path(config.out) if config.out else None
         self.callbacks = list(callbacks)
         if not config.quiet and self.rank == 0 and not any(isinstance(c, EpochLog) for c in self.callbacks):
@@ -134,7 +135,7 @@ class Trainer:
                 raise ValueError(f"--compile cannot be combined with {config.mixer}: it mixes through a forward hook")
             net = torch.compile(net)
         self.net = net
-        amp_dtype = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[config.amp]
+        amp_dtype = AMP_DTYPES[config.amp]
         self.amp_dtype = amp_dtype
         self.mix_generator = torch.Generator().manual_seed(config.seed * 1000 + self.rank)  # the mixing, per rank
         # The step attaches the forward-saliency hook (if the method uses it) to the bare model.
@@ -162,7 +163,7 @@ class Trainer:
     ) -> Trainer:
         """Data, loaders, mixer and model as ``config`` names them (``data`` skips loading the dataset)."""
         rank, local_rank, world_size = _distributed()
-        device = cls._device(config.device, local_rank)
+        device = resolve_device(config.device, local_rank)
         torch.manual_seed(config.seed)
         progress = not config.quiet and rank == 0 and sys.stderr.isatty()  # a live bar; a bad file: one line
         data = data if data is not None else load_config_data(config, progress=progress)
@@ -178,17 +179,8 @@ class Trainer:
 
     # -- setup ----------------------------------------------------------------------------------------------
 
-    @staticmethod
-    def _device(name: str, local_rank: int) -> torch.device:
-        if name == "auto":
-            name = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
-        device = torch.device(name)
-        if device.type == "cuda":
-            torch.cuda.set_device(device)
-        return device
-
     def autocast(self) -> contextlib.AbstractContextManager:
-        return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
+        return autocast(self.device, self.config.amp)
 
     @property
     def is_main(self) -> bool:

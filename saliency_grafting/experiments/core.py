@@ -135,6 +135,8 @@ def cells_for(name: str, scale: str | Scale, *, records: Path | None = None) -> 
     """
     scale = get_scale(scale)
     if name not in EXPERIMENTS:
+        import saliency_grafting.experiments.suite  # noqa: F401  (registers every experiment on first lookup)
+    if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; valid names: {', '.join(EXPERIMENTS)}")
     builder = EXPERIMENTS[name].cells.get(scale.family)
     return [] if builder is None else builder(scale, records)

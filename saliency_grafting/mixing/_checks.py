@@ -7,7 +7,7 @@ import inspect
 import math
 import numbers
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeGuard
 
 import torch
 from torch import Tensor
@@ -42,11 +42,11 @@ def fail(kind: type[Exception], owner: object, name: str, form: str, got: object
     raise kind(f"{_owner(owner)}: {name} must be {form}, got {got}")
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def _is_real(value: object) -> bool:
+def _is_real(value: object) -> TypeGuard[float]:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
@@ -161,7 +161,7 @@ def check_generator(value: object, owner: object) -> torch.Generator | None:
 def check_images(images: object, owner: object, *, finite: bool = False) -> Tensor:
     """A floating-point ``[B, C, H, W]`` tensor with no zero-sized dimension (``finite``: no NaN/inf, a host sync)."""
     form = "a floating-point tensor [B, C, H, W] with B, C, H, W >= 1"
-    check_tensor(images, "images", owner, form)
+    images = check_tensor(images, "images", owner, form)
     if not images.is_floating_point():
         fail(TypeError, owner, "images", form, f"dtype {images.dtype}")
     if images.ndim != 4:
@@ -181,7 +181,7 @@ def check_labels(labels: object, batch: int, classes: int, owner: object, *, val
     ``validate`` (host syncs) checks that indices lie in ``[0, K)`` and that label rows are distributions.
     """
     form = f"[{batch}] int class indices in [0, {classes}) or [{batch}, {classes}] soft or one-hot labels"
-    check_tensor(labels, "labels", owner, form)
+    labels = check_tensor(labels, "labels", owner, form)
     if labels.dtype == torch.bool or labels.is_complex() or (labels.ndim == 1 and labels.is_floating_point()):
         fail(TypeError, owner, "labels", form + " (integer indices, float or integer rows)", f"dtype {labels.dtype}")
     if labels.ndim not in (1, 2) or labels.shape[0] != batch or (labels.ndim == 2 and labels.shape[1] != classes):
@@ -205,7 +205,7 @@ def check_saliency(saliency: object, batch: int, owner: object, *, validate: boo
     ``validate`` (a host sync) checks that it is finite in float32 and non-negative (a magnitude).
     """
     form = f"a floating-point tensor [B, h, w] or [B, 1, h, w] with B = {batch} and h, w >= 1"
-    check_tensor(saliency, "saliency", owner, form)
+    saliency = check_tensor(saliency, "saliency", owner, form)
     if not saliency.is_floating_point():
         fail(TypeError, owner, "saliency", form, f"dtype {saliency.dtype}")
     if saliency.ndim == 4 and saliency.shape[1] == 1:
@@ -226,7 +226,7 @@ def check_perm(perm: object, batch: int, owner: object, *, validate: bool) -> Te
     if perm is None:
         return None
     form = f"None or an int64 tensor [{batch}] of partner indices in [0, {batch})"
-    check_tensor(perm, "perm", owner, form)
+    perm = check_tensor(perm, "perm", owner, form)
     if perm.dtype == torch.bool or perm.is_floating_point() or perm.is_complex():
         fail(TypeError, owner, "perm", form, f"dtype {perm.dtype}")
     if perm.shape != (batch,):

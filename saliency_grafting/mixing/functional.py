@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from saliency_grafting.devices import draw_device, to_device
+
 __all__ = [
     "box_mask",
     "cut_size",
@@ -24,24 +26,6 @@ __all__ = [
     "top_k_regions",
     "upsample_regions",
 ]
-
-
-def draw_device(generator: torch.Generator | None) -> torch.device:
-    """The device random numbers are drawn on: the generator's own (CPU for the default generator).
-
-    Drawing on the generator's device and moving the small result to the batch's device (``to_device``: pinned
-    memory, a non-blocking copy) keeps seeded runs identical on every device without blocking the host.
-    """
-    return generator.device if generator is not None else torch.device("cpu")
-
-
-def to_device(tensor: Tensor, device: torch.device | None) -> Tensor:
-    """Move a small drawn tensor to ``device`` without blocking the host (pinned memory, non-blocking copy)."""
-    if device is None or tensor.device == device:
-        return tensor
-    if tensor.device.type == "cpu" and device.type == "cuda":
-        return tensor.pin_memory().to(device, non_blocking=True)
-    return tensor.to(device)
 
 
 def sample_uniform(

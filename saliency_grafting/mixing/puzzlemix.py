@@ -120,6 +120,16 @@ def transport_blocks(images: Tensor, plan: Tensor, n: int) -> Tensor:
     return moved.view(batch, n, n, channels, bh, bw).permute(0, 3, 1, 4, 2, 5).reshape(batch, channels, height, width)
 
 
+PAPER_GRIDS = (2, 4, 8, 16)  # the official code's block grids
+
+
+def grids_for(side: int) -> tuple[int, ...]:
+    """The block grids for images of ``side`` pixels: each of the paper's, or the divisor of ``side`` (>= 2) nearest
+    to it (ties to the smaller), without repeats: (2, 4, 8, 16) at 32, 64 or 224 px, (2, 4, 7, 14) at 28 px."""
+    divisors = [d for d in range(2, side + 1) if side % d == 0] or [side]
+    return tuple(dict.fromkeys(min(divisors, key=lambda d: (abs(d - g), d)) for g in PAPER_GRIDS))
+
+
 class PuzzleMix(Mixer):
     """PuzzleMix with its official CIFAR defaults; needs the ``puzzlemix`` extra (``gco-wrapper``).
 
@@ -155,7 +165,7 @@ class PuzzleMix(Mixer):
         eta: float = 0.2,
         neigh_size: int = 4,
         n_labels: int = 3,
-        block_nums: tuple[int, ...] = (2, 4, 8, 16),
+        block_nums: tuple[int, ...] | None = None,
         transport: bool = True,
         t_eps: float = 0.8,
         t_size: int | None = 4,
@@ -178,7 +188,8 @@ class PuzzleMix(Mixer):
         self.eta = number(eta, "eta", self, low=0)
         self.neigh_size = C.check_int(neigh_size, "neigh_size", self, low=1)  # pixels
         self.n_labels = C.check_int(n_labels, "n_labels", self, low=2, high=64)
-        self.block_nums = C.check_int_sequence(block_nums, "block_nums", self, low=2)  # a 1x1 grid has no cut
+        # None: the paper's grids, or on a side they do not divide its divisors nearest to them (``grids_for``)
+        self.block_nums = None if block_nums is None else C.check_int_sequence(block_nums, "block_nums", self, low=2)
         self.transport = C.check_flag(transport, "transport", self)
         self.t_eps = number(t_eps, "t_eps", self, low=0)
         self.t_size = None if t_size is None else C.check_int(t_size, "t_size", self, low=1)  # pixels
@@ -299,12 +310,15 @@ class PuzzleMix(Mixer):
         assert saliency is not None
         batch, _, height, width = images.shape
         device = images.device
-        bad = [n for n in self.block_nums if height != width or width % n != 0]
+        if height != width:
+            C.fail(ValueError, self, "images", "square (the mask is a square block grid)", f"{height}x{width}")
+        grids = grids_for(width) if self.block_nums is None else self.block_nums
+        bad = [n for n in grids if width % n != 0]
         if bad:
             C.fail(ValueError, self, "images", f"square with a side divisible by the block grid {bad[0]} (block_nums "
-                   f"{self.block_nums})", f"{height}x{width}")  # fmt: skip
-        pick = int(torch.randint(len(self.block_nums), (), generator=generator, device=MF.draw_device(generator)))
-        n = self.block_nums[pick]
+                   f"{grids}; leave block_nums out for grids that follow the side)", f"{height}x{width}")  # fmt: skip
+        pick = int(torch.randint(len(grids), (), generator=generator, device=MF.draw_device(generator)))
+        n = grids[pick]
         lam = MF.sample_beta(self.alpha, (batch,), generator, device)
         block = width // n
         # Pooling sizes must divide the block (the official code assumes so; gcd keeps e.g. 48 px images working).

@@ -11,6 +11,7 @@ import torch
 from hypothesis import strategies as st
 
 import saliency_grafting as sg
+from saliency_grafting.mixing.puzzlemix import grids_for
 
 INVALID = ("images", "labels", "saliency", "generator", "perm")
 SCALES = (1e-30, 1e-22, 1.0, 1e19, 1e30)
@@ -46,7 +47,8 @@ class Case:
             bad.add("saliency")
         if isinstance(mixer, sg.PuzzleMix) and "images" not in bad:
             side = self.images.shape[-1]
-            nonsquare = self.images.shape[-2] != side or any(side % n for n in mixer.block_nums)
+            grids = mixer.block_nums if mixer.block_nums is not None else grids_for(side)  # None: they follow the side
+            nonsquare = self.images.shape[-2] != side or any(side % n for n in grids)
             if nonsquare or not torch.isfinite(self.images).all():
                 bad.add("images")
         return bad
@@ -288,7 +290,7 @@ SPECS: dict[str, dict[str, tuple]] = {
         "eta": _number(0),
         "neigh_size": _int(1),
         "n_labels": _int(2, 64, top=4),
-        "block_nums": _ints(2),
+        "block_nums": (st.none() | _ints(2)[0], _ints(2)[1]),
         "transport": _FLAG,
         "t_eps": _number(0),
         "t_size": _int(1, optional=True),

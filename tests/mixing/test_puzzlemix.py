@@ -183,3 +183,29 @@ def test_property_index_transport_equals_the_dense_official_algorithm(
     if zeros:  # blocks without saliency produce exact ties
         saliency = saliency * (torch.rand(3, n, n, generator=g) > 0.5)
     assert torch.equal(transport_plan(mask, saliency, eps), dense_transport_plan(mask, saliency, eps))
+
+
+@given(st.integers(2, 300))
+def test_default_grids_follow_the_side(side: int) -> None:
+    from saliency_grafting.mixing.puzzlemix import PAPER_GRIDS, grids_for
+
+    grids = grids_for(side)
+    assert grids and all(side % n == 0 and n >= 2 for n in grids) and len(set(grids)) == len(grids)
+    divisors = [d for d in range(2, side + 1) if side % d == 0]
+    for paper in PAPER_GRIDS:  # every paper grid has its nearest divisor among them (an independent search)
+        assert min(abs(n - paper) for n in grids) == min(abs(d - paper) for d in divisors)
+    if side % 16 == 0:
+        assert grids == PAPER_GRIDS
+
+
+def test_puzzlemix_defaults_work_on_28_px_and_given_grids_are_still_checked() -> None:
+    from saliency_grafting.mixing.puzzlemix import grids_for
+
+    assert grids_for(28) == (2, 4, 7, 14) and grids_for(96) == (2, 4, 8, 16)
+    images, labels = torch.randn(4, 3, 28, 28), torch.arange(4)
+    mixed, soft = sg.PuzzleMix(num_classes=NUM_CLASSES, workers=1)(images, labels, torch.rand(4, 28, 28))
+    assert mixed.shape == images.shape and torch.allclose(soft.sum(1), torch.ones(4))
+    with pytest.raises(ValueError, match=r"side divisible by the block grid 8 \(block_nums \(2, 4, 8\)"):
+        sg.PuzzleMix(num_classes=NUM_CLASSES, block_nums=(2, 4, 8), workers=1)(images, labels, torch.rand(4, 28, 28))
+    with pytest.raises(ValueError, match="images must be square"):
+        sg.PuzzleMix(num_classes=NUM_CLASSES, workers=1)(torch.randn(4, 3, 28, 32), labels, torch.rand(4, 28, 32))
