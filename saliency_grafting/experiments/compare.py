@@ -22,6 +22,7 @@ from saliency_grafting.experiments import claims
 from saliency_grafting.experiments.core import Cell, Experiment, register
 from saliency_grafting.experiments.overfit import protocol_config
 from saliency_grafting.experiments.scales import PROTOCOLS, Scale
+from saliency_grafting.experiments.scales.base import CPU_TRAINING
 from saliency_grafting.experiments.tuning import GRID, TUNED_SEED_OFFSET, select_tuned
 
 __all__ = ["MIXER_METHODS", "Comparison", "comparison_scale", "difference", "recommend"]
@@ -29,7 +30,6 @@ __all__ = ["MIXER_METHODS", "Comparison", "comparison_scale", "difference", "rec
 # The mixers a comparison takes, by the method label of the experiments (each tuned over ``GRID`` but Vanilla).
 MIXER_METHODS = {"none": "Vanilla", "mixup": "Mixup", "cutmix": "CutMix", "puzzlemix": "PuzzleMix",
                  "saliency_grafting": "Saliency Grafting"}  # fmt: skip
-_TRAINING = {"lr": 0.1, "weight_decay": 5e-4, "schedule": "cosine"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,8 +83,8 @@ class Comparison:
 
 def comparison_scale(comparison: Comparison, *, num_classes: int, fingerprint: str | None) -> Scale:
     """The scale of a comparison: the user's data (by its fingerprint), network and budget, at one data size."""
-    base: dict[str, Any] = {"model": comparison.model, "model_args": dict(comparison.model_args),
-                            "batch_size": comparison.batch_size, **_TRAINING, "amp": comparison.amp,
+    base: dict[str, Any] = {**CPU_TRAINING, "model": comparison.model, "model_args": dict(comparison.model_args),
+                            "batch_size": comparison.batch_size, "amp": comparison.amp,
                             "channels_last": comparison.channels_last}  # fmt: skip
     if comparison.image_size is not None:
         base["image_size"] = comparison.image_size

@@ -6,11 +6,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["FAMILIES", "PROTOCOLS", "SCALES", "Scale", "get_scale", "register_scale"]
+__all__ = ["CPU_TRAINING", "FAMILIES", "PROTOCOLS", "SCALES", "Scale", "get_scale", "register_scale"]
 
 FAMILIES = ("paper", "cpu", "cpu-small")
 # The compared protocols of the cpu family (see ``experiments.overfit``).
 PROTOCOLS = ("paper", "same objective", "same compute")
+# The network and training of the CPU scales: a 701 k-parameter PreAct-ResNet-18 (widths 16-128), SGD with a cosine
+# schedule, bf16 autocast and channels-last (checked against fp32 by the ``fastpath`` experiment).
+CPU_TRAINING: dict[str, Any] = {
+    "model": "preactresnet18", "model_args": {"widths": [16, 32, 64, 128]}, "batch_size": 128, "lr": 0.1,
+    "weight_decay": 5e-4, "schedule": "cosine", "amp": "bf16", "channels_last": True,
+}  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,7 +6,7 @@ steps of 128 at each size, 1.5x that at 250 per class, where ~840 steps left van
 ``network`` experiment). ``cpu-small``: a 78 k network that never fits its data (kept so its records reproduce).
 """
 
-from saliency_grafting.experiments.scales.base import Scale, register_scale
+from saliency_grafting.experiments.scales.base import CPU_TRAINING, Scale, register_scale
 
 # ImageFolder fingerprint of ../shared/data/cifar10-jpg.tar.gz unpacked (train/ and test/, 60 000 JPEGs).
 CIFAR10_JPEG = "5c4c47b62b3990ff"
@@ -14,8 +14,7 @@ CIFAR10_JPEG = "5c4c47b62b3990ff"
 CPU = register_scale(Scale(
     name="cpu", family="cpu", dataset="imagefolder", fingerprint=CIFAR10_JPEG, num_classes=10,
     description="CIFAR-10 JPEG, 701 k PreAct-ResNet, 50-250 per class, ~840 steps (overfits)",
-    base={"model": "preactresnet18", "model_args": {"widths": [16, 32, 64, 128]}, "batch_size": 128, "lr": 0.1,
-          "weight_decay": 5e-4, "schedule": "cosine", "amp": "bf16", "channels_last": True},
+    base=CPU_TRAINING,
     steps=840, longer={250: 1.5}, sizes=(50, 100, 250), main_size=100, val_per_class=500,
 ))  # fmt: skip
 

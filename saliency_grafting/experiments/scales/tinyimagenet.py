@@ -7,7 +7,7 @@ experiment at this scale) and a cost that keeps the dearest method (PuzzleMix) u
 At 64 px the 701 k PreAct-ResNet's last stage is 8 x 8, as in the paper.
 """
 
-from saliency_grafting.experiments.scales.base import Scale, register_scale
+from saliency_grafting.experiments.scales.base import CPU_TRAINING, Scale, register_scale
 
 # TinyImageNet fingerprint of ../shared/data/tiny-imagenet-200-250.tar.gz unpacked (train/, val/, box files).
 TINY_IMAGENET_250 = "32463c5dd318dc48"
@@ -16,7 +16,6 @@ CPU_TINY = register_scale(Scale(
     name="cpu-tiny", family="cpu", dataset="tinyimagenet", fingerprint=TINY_IMAGENET_250,
     dataset_args={"classes": 50, "class_seed": 0}, num_classes=50,
     description="Tiny-ImageNet, 50 classes (seeded), 64 px, 701 k PreAct-ResNet, 25-100 per class (overfits)",
-    base={"model": "preactresnet18", "model_args": {"widths": [16, 32, 64, 128]}, "batch_size": 128, "lr": 0.1,
-          "weight_decay": 5e-4, "schedule": "cosine", "amp": "bf16", "channels_last": True},
+    base=CPU_TRAINING,
     steps=1140, sizes=(25, 50, 100), main_size=50, val_per_class=50,
 ))  # fmt: skip
