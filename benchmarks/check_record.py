@@ -42,8 +42,11 @@ def main() -> None:
     parser.add_argument("--records", default="docs/results", help="the --out of the recorded runs")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    runs = [(c, s, cfg) for c, s, cfg in plan(args.experiment, args.scale, args.seed + 1, args.data_dir)
-            if c.row == args.row and s == args.seed and args.column in (None, c.column)]  # fmt: skip
+    runs = [
+        (c, s, cfg)
+        for c, s, cfg in plan(args.experiment, args.scale, args.seed + 1, args.data_dir)
+        if c.row == args.row and s == args.seed and args.column in (None, c.column)
+    ]
     if not runs:
         parser.exit(2, f"check_record: no cell {args.row!r} seed {args.seed} in {args.experiment} ({args.scale})\n")
     config = runs[0][2]
@@ -51,11 +54,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         new = run_cell(config, Path(tmp), runs_dir=Path(tmp) / "runs")
     fields = {
-        **{k: (old["summary"][k], new["summary"][k]) for k in ("final_top1_error", "final_top5_error",
-                                                                 "final_train_loss")},
+        **{
+            k: (old["summary"][k], new["summary"][k])
+            for k in ("final_top1_error", "final_top5_error", "final_train_loss")
+        },
         "occlusion": (old["occlusion_top1_error"], new["occlusion_top1_error"]),
         "curve": ([p["top1_error"] for p in old.get("curve", [])], [p["top1_error"] for p in new.get("curve", [])]),
-    }  # fmt: skip
+    }
     print(f"record {old['key']}: commit {old['git_commit'][:7]} -> {new['git_commit'][:7]}")
     same = True
     for name, (a, b) in fields.items():

@@ -68,12 +68,30 @@ class Sizes:
     per_class: int | None = None  # the dry run's subset of --data
 
 
-GPU = Sizes(batch=256, warmup=5, steps=30, sync_batch=64, max_epochs=30, train_model=("preactresnet18", {}),
-            models=(("preactresnet18", 32, 10, {}), ("wrn28_10", 32, 10, {}), ("resnet50", 224, 1000, {})))  # fmt: skip
+GPU = Sizes(
+    batch=256,
+    warmup=5,
+    steps=30,
+    sync_batch=64,
+    max_epochs=30,
+    train_model=("preactresnet18", {}),
+    models=(("preactresnet18", 32, 10, {}), ("wrn28_10", 32, 10, {}), ("resnet50", 224, 1000, {})),
+)
 _TINY_PREACT = {"blocks": [1, 1, 1, 1], "widths": [4, 8, 8, 8]}
-DRY = Sizes(batch=4, warmup=1, steps=2, sync_batch=4, max_epochs=1, train_model=("preactresnet18", _TINY_PREACT),
-            models=(("preactresnet18", 32, 10, _TINY_PREACT), ("wrn28_10", 32, 10, {"depth": 10, "width": 1}),
-                    ("resnet50", 64, 10, {"width_per_group": 8})), per_class=2)  # fmt: skip
+DRY = Sizes(
+    batch=4,
+    warmup=1,
+    steps=2,
+    sync_batch=4,
+    max_epochs=1,
+    train_model=("preactresnet18", _TINY_PREACT),
+    models=(
+        ("preactresnet18", 32, 10, _TINY_PREACT),
+        ("wrn28_10", 32, 10, {"depth": 10, "width": 1}),
+        ("resnet50", 64, 10, {"width_per_group": 8}),
+    ),
+    per_class=2,
+)
 
 
 @dataclass
@@ -100,16 +118,34 @@ def random_data(count: int, size: int, classes: int, seed: int = 0) -> Dataset:
     g = torch.Generator().manual_seed(seed)
     images = torch.randint(0, 256, (count, 3, size, size), generator=g, dtype=torch.uint8)
     labels = torch.arange(count) % classes
-    return Dataset(name="random", classes=[str(c) for c in range(classes)], mean=torch.full((3,), 0.5),
-                   std=torch.full((3,), 0.25), image_size=size, train_images=images, train_labels=labels,
-                   test_images=images[:1].clone(), test_labels=labels[:1].clone())  # fmt: skip
+    return Dataset(
+        name="random",
+        classes=[str(c) for c in range(classes)],
+        mean=torch.full((3,), 0.5),
+        std=torch.full((3,), 0.25),
+        image_size=size,
+        train_images=images,
+        train_labels=labels,
+        test_images=images[:1].clone(),
+        test_labels=labels[:1].clone(),
+    )
 
 
-def build_trainer(check: Check, data: Dataset, *, model: str, model_args: dict[str, Any], batch: int,
-                  overrides: dict[str, Any]) -> Trainer:  # fmt: skip
+def build_trainer(
+    check: Check, data: Dataset, *, model: str, model_args: dict[str, Any], batch: int, overrides: dict[str, Any]
+) -> Trainer:
     """A trainer of ``model`` on ``data`` with bf16 autocast and channels-last, as on a GPU (also on the CPU)."""
-    settings = {"model": model, "model_args": dict(model_args), "batch_size": batch, "amp": "bf16", "quiet": True,
-                "channels_last": True, "device": str(check.device), "workers": 0, **overrides}  # fmt: skip
+    settings = {
+        "model": model,
+        "model_args": dict(model_args),
+        "batch_size": batch,
+        "amp": "bf16",
+        "quiet": True,
+        "channels_last": True,
+        "device": str(check.device),
+        "workers": 0,
+        **overrides,
+    }
     if settings.get("mixer") == "puzzlemix" and data.image_size > 64:  # transport on the mask's blocks at 224 px
         settings["mixer_args"] = {"t_size": None, **settings.get("mixer_args", {})}
     torch.manual_seed(0)
@@ -169,8 +205,13 @@ def time_steps(step: Callable[[], int], device: torch.device, *, warmup: int, st
     synchronize(device)
     wall = (time.perf_counter() - wall) / steps
     seconds = [b.elapsed_time(e) / 1e3 for b, e in marks] if cuda else marks
-    return {"seconds": statistics.median(seconds), "wall_seconds": wall, "steps": steps, "samples": samples,
-            "timer": "cuda events" if cuda else "perf_counter"}  # fmt: skip
+    return {
+        "seconds": statistics.median(seconds),
+        "wall_seconds": wall,
+        "steps": steps,
+        "samples": samples,
+        "timer": "cuda events" if cuda else "perf_counter",
+    }
 
 
 # -- (a) CUDA tests -------------------------------------------------------------------------------------------
@@ -179,8 +220,19 @@ def time_steps(step: Callable[[], int], device: torch.device, *, warmup: int, st
 def run_cuda_tests(check: Check, budget: float) -> dict[str, Any]:
     """``pytest -k cuda`` over the test suite (skipped on a CPU), with pass/fail counts from its JUnit report."""
     report = check.out / "cuda_tests.xml"
-    command = [sys.executable, "-m", "pytest", "-q", "-k", "cuda", "-p", "no:cacheprovider", f"--junitxml={report}",
-               "--continue-on-collection-errors", "tests"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-k",
+        "cuda",
+        "-p",
+        "no:cacheprovider",
+        f"--junitxml={report}",
+        "--continue-on-collection-errors",
+        "tests",
+    ]
     result: dict[str, Any] = {"command": " ".join(command[1:]), "cuda": check.device.type == "cuda"}
     missing = [name for name in ("pytest", "hypothesis") if importlib.util.find_spec(name) is None]
     if missing:
@@ -228,8 +280,9 @@ def check_no_sync(check: Check, budget: float) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"method": name}
         trainer = None
         try:
-            trainer = build_trainer(check, data, model=model, model_args=model_args, batch=check.sizes.sync_batch,
-                                    overrides=overrides)  # fmt: skip
+            trainer = build_trainer(
+                check, data, model=model, model_args=model_args, batch=check.sizes.sync_batch, overrides=overrides
+            )
             images, labels = next(iter(trainer.train_loader))
             run_step(trainer, images, labels)  # warm-up: first-call allocations and autotuning may sync
             synchronize(check.device)
@@ -270,15 +323,30 @@ def measure_throughput(check: Check, budget: float) -> list[dict[str, Any]]:
         trainer = None
         try:
             data = random_data(check.sizes.batch, size, classes)
-            trainer = build_trainer(check, data, model=model, model_args=model_args, batch=check.sizes.batch,
-                                    overrides=THROUGHPUT_METHODS[name])  # fmt: skip
+            trainer = build_trainer(
+                check,
+                data,
+                model=model,
+                model_args=model_args,
+                batch=check.sizes.batch,
+                overrides=THROUGHPUT_METHODS[name],
+            )
             images, labels = next(iter(trainer.train_loader))
-            timed = time_steps(lambda t=trainer, x=images, y=labels: run_step(t, x, y), check.device,
-                               warmup=check.sizes.warmup, steps=check.sizes.steps, budget=share)  # fmt: skip
-            row |= {"ms_per_step": 1e3 * timed["seconds"], "wall_ms_per_step": 1e3 * timed["wall_seconds"],
-                    "images_per_s": check.sizes.batch / timed["seconds"],
-                    "samples_per_s": timed["samples"] / timed["seconds"], "steps": timed["steps"],
-                    "timer": timed["timer"]}  # fmt: skip
+            timed = time_steps(
+                lambda t=trainer, x=images, y=labels: run_step(t, x, y),
+                check.device,
+                warmup=check.sizes.warmup,
+                steps=check.sizes.steps,
+                budget=share,
+            )
+            row |= {
+                "ms_per_step": 1e3 * timed["seconds"],
+                "wall_ms_per_step": 1e3 * timed["wall_seconds"],
+                "images_per_s": check.sizes.batch / timed["seconds"],
+                "samples_per_s": timed["samples"] / timed["seconds"],
+                "steps": timed["steps"],
+                "timer": timed["timer"],
+            }
         except ImportError as err:  # PuzzleMix without gco-wrapper
             check.skip("throughput", f"{model} {name}", str(err))
             continue
@@ -286,8 +354,10 @@ def measure_throughput(check: Check, budget: float) -> list[dict[str, Any]]:
             row["error"] = f"{type(err).__name__}: {err}"[:300]
         finally:
             release(trainer)
-        print(f"[throughput] {model} {name}: {row.get('ms_per_step', float('nan')):.2f} ms/step "
-              f"{row.get('error', '')}", flush=True)  # fmt: skip
+        print(
+            f"[throughput] {model} {name}: {row.get('ms_per_step', float('nan')):.2f} ms/step {row.get('error', '')}",
+            flush=True,
+        )
         rows.append(row)
     for row in rows:
         vanilla = next((r for r in rows if r["model"] == row["model"] and r["method"] == "vanilla"), None)
@@ -321,19 +391,28 @@ def train_short(check: Check, data_dir: Path | None, budget: float, throughput: 
         data = load_dataset("synthetic", synthetic_size=check.sizes.synthetic_train)
     else:
         data = load_dataset("imagefolder", data_dir, per_class=check.sizes.per_class if dry else None)
-    result: dict[str, Any] = {"dataset": data.name if data_dir is None else str(data_dir), "model": model,
-                              "train_images": data.num_train, "load_seconds": time.monotonic() - start}  # fmt: skip
+    result: dict[str, Any] = {
+        "dataset": data.name if data_dir is None else str(data_dir),
+        "model": model,
+        "train_images": data.num_train,
+        "load_seconds": time.monotonic() - start,
+    }
     batch = min(check.sizes.batch, data.num_train)
     steps_per_epoch = data.num_train // batch
-    measured = {r["method"]: r["ms_per_step"] / 1e3 for r in throughput
-                if r["model"] == model and r["method"] in TRAIN_METHODS and "ms_per_step" in r}  # fmt: skip
+    measured = {
+        r["method"]: r["ms_per_step"] / 1e3
+        for r in throughput
+        if r["model"] == model and r["method"] in TRAIN_METHODS and "ms_per_step" in r
+    }
     for name in TRAIN_METHODS:
         if name not in measured:  # phase (c) did not time it here: probe a few steps
-            probe = build_trainer(check, data, model=model, model_args=model_args, batch=batch,
-                                  overrides=TRAIN_METHODS[name])  # fmt: skip
+            probe = build_trainer(
+                check, data, model=model, model_args=model_args, batch=batch, overrides=TRAIN_METHODS[name]
+            )
             images, labels = next(iter(probe.train_loader))
-            measured[name] = time_steps(lambda t=probe, x=images, y=labels: run_step(t, x, y), check.device,
-                                        warmup=2, steps=3, budget=5.0)["seconds"]  # fmt: skip
+            measured[name] = time_steps(
+                lambda t=probe, x=images, y=labels: run_step(t, x, y), check.device, warmup=2, steps=3, budget=5.0
+            )["seconds"]
             release(probe)
     epochs = 1 if dry else plan_epochs(measured, steps_per_epoch, end - time.monotonic(), check.sizes.max_epochs)
     warmup = 1 if epochs >= 4 else 0  # SG's recipe warms up without mixing; the others train as their papers
@@ -342,23 +421,37 @@ def train_short(check: Check, data_dir: Path | None, budget: float, throughput: 
         check.skip("training", "all", f"one epoch of the three methods does not fit in {budget:.0f} s")
         return result
     for name, overrides in TRAIN_METHODS.items():
-        settings = {**overrides, "epochs": epochs, "eval_every": epochs, "lr": 0.1, "seed": 0,
-                    "warmup_epochs": warmup if overrides["mixer"] == "saliency_grafting" else 0}  # fmt: skip
+        settings = {
+            **overrides,
+            "epochs": epochs,
+            "eval_every": epochs,
+            "lr": 0.1,
+            "seed": 0,
+            "warmup_epochs": warmup if overrides["mixer"] == "saliency_grafting" else 0,
+        }
         trainer = None
         row: dict[str, Any] = {"method": name, "epochs": epochs}
         try:
             trainer = build_trainer(check, data, model=model, model_args=model_args, batch=batch, overrides=settings)
             tick = time.monotonic()
             summary = trainer.fit()
-            row |= {"test_top1_error": summary["final_top1_error"], "test_top5_error": summary["final_top5_error"],
-                    "train_seconds": summary["train_seconds"], "wall_seconds": time.monotonic() - tick,
-                    "images_per_s": summary["images_per_s"], "samples_per_s": summary["samples_per_s"]}  # fmt: skip
+            row |= {
+                "test_top1_error": summary["final_top1_error"],
+                "test_top5_error": summary["final_top5_error"],
+                "train_seconds": summary["train_seconds"],
+                "wall_seconds": time.monotonic() - tick,
+                "images_per_s": summary["images_per_s"],
+                "samples_per_s": summary["samples_per_s"],
+            }
         except Exception as err:
             row["error"] = f"{type(err).__name__}: {err}"[:300]
         finally:
             release(trainer)
-        print(f"[training] {name}: {row.get('test_top1_error')} % test error, {row.get('wall_seconds', 0):.0f} s "
-              f"{row.get('error', '')}", flush=True)  # fmt: skip
+        print(
+            f"[training] {name}: {row.get('test_top1_error')} % test error, {row.get('wall_seconds', 0):.0f} s "
+            f"{row.get('error', '')}",
+            flush=True,
+        )
         result["rows"].append(row)
     return result
 
@@ -372,9 +465,12 @@ def run_check(check: Check, *, data_dir: Path | None, phases: tuple[str, ...], b
     results["environment"] = environment(check.device, check.device.type != "cuda", ROOT)
     results["budget_seconds"] = budget
     spent: dict[str, float] = {}
-    phase_runs = {"cuda_tests": lambda b: run_cuda_tests(check, b), "sync": lambda b: check_no_sync(check, b),
-                  "throughput": lambda b: measure_throughput(check, b),
-                  "training": lambda b: train_short(check, data_dir, b, results.get("throughput", []))}  # fmt: skip
+    phase_runs = {
+        "cuda_tests": lambda b: run_cuda_tests(check, b),
+        "sync": lambda b: check_no_sync(check, b),
+        "throughput": lambda b: measure_throughput(check, b),
+        "training": lambda b: train_short(check, data_dir, b, results.get("throughput", [])),
+    }
     for phase, run in phase_runs.items():
         if phase not in phases:
             check.skip(phase, "all", "not asked for (--phases)")
@@ -399,8 +495,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, help="the unpacked CIFAR-10 JPEG folder (train/, test/)")
     parser.add_argument("--budget", type=float, default=420.0, help="seconds for all phases (default 420)")
     parser.add_argument("--dry-run", action="store_true", help="the same code on the CPU, tiny sizes")
-    parser.add_argument("--phases", nargs="+", default=["cuda_tests", "sync", "throughput", "training"],
-                        choices=["cuda_tests", "sync", "throughput", "training"])  # fmt: skip
+    parser.add_argument(
+        "--phases",
+        nargs="+",
+        default=["cuda_tests", "sync", "throughput", "training"],
+        choices=["cuda_tests", "sync", "throughput", "training"],
+    )
     args = parser.parse_args(argv)
     if args.data is not None and not (args.data / "train").is_dir():
         parser.error(f"--data {args.data}: expected a folder with train/ and test/ class folders")

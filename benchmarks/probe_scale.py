@@ -22,26 +22,42 @@ from saliency_grafting.config import TrainConfig
 from saliency_grafting.data import get_source
 from saliency_grafting.experiments.runner import record_path, run_cell
 
-_NETWORK = {"model": "preactresnet18", "model_args": {"widths": [16, 32, 64, 128]}, "batch_size": 128, "lr": 0.1,
-            "weight_decay": 5e-4, "schedule": "cosine", "amp": "bf16", "channels_last": True, "mixer": "none",
-            "seed": 0, "quiet": True}  # fmt: skip
+_NETWORK = {
+    "model": "preactresnet18",
+    "model_args": {"widths": [16, 32, 64, 128]},
+    "batch_size": 128,
+    "lr": 0.1,
+    "weight_decay": 5e-4,
+    "schedule": "cosine",
+    "amp": "bf16",
+    "channels_last": True,
+    "mixer": "none",
+    "seed": 0,
+    "quiet": True,
+}
 
 # name -> candidates: (label, dataset, dataset_args, image_size, images per class, epochs)
 CANDIDATES: dict[str, tuple[str, list[tuple[str, dict[str, Any], int | None, int, int]]]] = {
-    "tiny": ("tinyimagenet", [
-        ("64 px, 50 classes, 50 per class, 80 epochs", {"classes": 50, "class_seed": 0}, 64, 50, 80),
-        ("32 px, 100 classes, 100 per class, 60 epochs", {"classes": 100, "class_seed": 0}, 32, 100, 60),
-        ("32 px, 200 classes, 50 per class, 60 epochs", {}, 32, 50, 60),
-        ("64 px, 100 classes, 50 per class, 50 epochs", {"classes": 100, "class_seed": 0}, 64, 50, 50),
-    ]),
-    "speech": ("fsdd", [
-        ("official split, 15 per class, 280 epochs", {}, None, 15, 280),
-        ("official split, 45 per class, 120 epochs", {}, None, 45, 120),
-        ("official split, 270 per class, 40 epochs", {}, None, 270, 40),
-        ("speaker 0 held out, 45 per class, 120 epochs", {"split": "speaker", "fold": 0}, None, 45, 120),
-        ("speaker 0 held out, 200 per class, 40 epochs", {"split": "speaker", "fold": 0}, None, 200, 40),
-    ]),
-}  # fmt: skip
+    "tiny": (
+        "tinyimagenet",
+        [
+            ("64 px, 50 classes, 50 per class, 80 epochs", {"classes": 50, "class_seed": 0}, 64, 50, 80),
+            ("32 px, 100 classes, 100 per class, 60 epochs", {"classes": 100, "class_seed": 0}, 32, 100, 60),
+            ("32 px, 200 classes, 50 per class, 60 epochs", {}, 32, 50, 60),
+            ("64 px, 100 classes, 50 per class, 50 epochs", {"classes": 100, "class_seed": 0}, 64, 50, 50),
+        ],
+    ),
+    "speech": (
+        "fsdd",
+        [
+            ("official split, 15 per class, 280 epochs", {}, None, 15, 280),
+            ("official split, 45 per class, 120 epochs", {}, None, 45, 120),
+            ("official split, 270 per class, 40 epochs", {}, None, 270, 40),
+            ("speaker 0 held out, 45 per class, 120 epochs", {"split": "speaker", "fold": 0}, None, 45, 120),
+            ("speaker 0 held out, 200 per class, 40 epochs", {"split": "speaker", "fold": 0}, None, 200, 40),
+        ],
+    ),
+}
 
 
 def main() -> None:
@@ -56,11 +72,20 @@ def main() -> None:
     dataset, candidates = CANDIDATES[args.name]
     fingerprint = get_source(dataset).fingerprint(Path(args.data_dir))
     for label, options, size, per_class, epochs in candidates:
-        config = TrainConfig.from_dict({
-            **_NETWORK, "dataset": dataset, "dataset_args": options, "data_dir": args.data_dir,
-            "data_fingerprint": fingerprint, "image_size": size, "per_class": per_class, "epochs": epochs,
-            "warmup_epochs": 0, "eval_every": max(1, epochs // 4),
-        })  # fmt: skip
+        config = TrainConfig.from_dict(
+            {
+                **_NETWORK,
+                "dataset": dataset,
+                "dataset_args": options,
+                "data_dir": args.data_dir,
+                "data_fingerprint": fingerprint,
+                "image_size": size,
+                "per_class": per_class,
+                "epochs": epochs,
+                "warmup_epochs": 0,
+                "eval_every": max(1, epochs // 4),
+            }
+        )
         path = record_path(args.out, config)
         if not path.exists():
             print(f"{label}: training", file=sys.stderr, flush=True)

@@ -133,8 +133,17 @@ def main() -> None:
                 cells[3] = "cannot: " + row["reason"]
             else:
                 counts["works"] += 1
-                cells = [library, name, str(size), row["layer"], row["layout"], row["map"], f"{row['area']:.3f}",
-                         f"{row['nonempty']:.2f}", f"{seconds:.1f}"]  # fmt: skip
+                cells = [
+                    library,
+                    name,
+                    str(size),
+                    row["layer"],
+                    row["layout"],
+                    row["map"],
+                    f"{row['area']:.3f}",
+                    f"{row['nonempty']:.2f}",
+                    f"{seconds:.1f}",
+                ]
             print(("| " + " | ".join(cells) + " |") if args.markdown else "  ".join(cells), flush=True)
             gc.collect()
     print(f"{counts['works']} model/size pairs work, {counts['cannot']} cannot (reasons above)")

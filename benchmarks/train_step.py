@@ -61,8 +61,13 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--all", action="store_true", help="every method of the reproduction suite")
-    parser.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
-                        help="model keyword (YAML value), e.g. --model-arg 'widths=[16,32,64,128]'")  # fmt: skip
+    parser.add_argument(
+        "--model-arg",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="model keyword (YAML value), e.g. --model-arg 'widths=[16,32,64,128]'",
+    )
     parser.add_argument("--amp", choices=("none", "bf16"), default="none")
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--markdown", action="store_true")
@@ -76,8 +81,15 @@ def main() -> None:
     trainers = {}
     for name, overrides in methods.items():
         torch.manual_seed(0)
-        config = TrainConfig(model=args.model, model_args=model_args, batch_size=args.batch_size, quiet=True,
-                             amp=args.amp, channels_last=args.channels_last, **overrides)  # fmt: skip
+        config = TrainConfig(
+            model=args.model,
+            model_args=model_args,
+            batch_size=args.batch_size,
+            quiet=True,
+            amp=args.amp,
+            channels_last=args.channels_last,
+            **overrides,
+        )
         trainers[name] = make_trainer(config, data)
     images, labels = next(iter(trainers["vanilla"].train_loader))
     times: dict[str, list[float]] = {name: [] for name in methods}
@@ -92,19 +104,25 @@ def main() -> None:
         seconds = statistics.median(times[name])
         rows[name] = (args.batch_size / seconds, samples[name] / seconds, seconds)
     vanilla = rows["vanilla"][0]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.model} {model_args or ''}, "
-          f"amp {args.amp}, channels-last {args.channels_last}, batch {args.batch_size}, "
-          f"median of {args.steps} interleaved steps")  # fmt: skip
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.model} {model_args or ''}, "
+        f"amp {args.amp}, channels-last {args.channels_last}, batch {args.batch_size}, "
+        f"median of {args.steps} interleaved steps"
+    )
     if args.markdown:
         print("| method | ms / step | images/s | samples/s | images/s ÷ vanilla | samples/s ÷ vanilla |")
         print("|---|---:|---:|---:|---:|---:|")
     for name, (images_s, samples_s, seconds) in rows.items():
         if args.markdown:
-            print(f"| {name} | {1e3 * seconds:.1f} | {images_s:.0f} | {samples_s:.0f} | {images_s / vanilla:.2f} | "
-                  f"{samples_s / vanilla:.2f} |")  # fmt: skip
+            print(
+                f"| {name} | {1e3 * seconds:.1f} | {images_s:.0f} | {samples_s:.0f} | {images_s / vanilla:.2f} | "
+                f"{samples_s / vanilla:.2f} |"
+            )
         else:
-            print(f"{name:32} {1e3 * seconds:8.1f} ms/step {images_s:8.0f} images/s {samples_s:8.0f} samples/s "
-                  f"{images_s / vanilla:5.2f}x vanilla")  # fmt: skip
+            print(
+                f"{name:32} {1e3 * seconds:8.1f} ms/step {images_s:8.0f} images/s {samples_s:8.0f} samples/s "
+                f"{images_s / vanilla:5.2f}x vanilla"
+            )
     for name in ("saliency_grafting", "saliency_grafting (grafted only)"):
         print(f"{name} step is {rows['puzzlemix'][2] / rows[name][2]:.2f}x faster than a PuzzleMix step")
 

@@ -202,7 +202,7 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
             raise ValueError(
                 f"{source}: unknown config keys {unknown}; valid keys: {', '.join(sorted(names))}"
                 f"{suggest(unknown[0], sorted(names))}"
-            )  # fmt: skip
+            )
     if getattr(args, "resume", None):
         values["out"] = str(args.resume)
     flags = {k: v for k, v in vars(args).items() if k not in ("command", "config", "resume", "func")}

@@ -184,20 +184,23 @@ class TrainConfig:
 
         if self.dataset not in DATASETS:
             raise ConfigError(
-                "dataset", f"--dataset: unknown dataset {self.dataset!r}; valid names: {', '.join(DATASETS)}"
-                f"{suggest(self.dataset, list(DATASETS))}"
-            )  # fmt: skip
+                "dataset",
+                f"--dataset: unknown dataset {self.dataset!r}; valid names: {', '.join(DATASETS)}"
+                f"{suggest(self.dataset, list(DATASETS))}",
+            )
         if not self.model.startswith("timm:") and self.model not in MODELS:
             raise ConfigError(
-                "model", f"--model: unknown model {self.model!r}; valid names: {', '.join(MODELS)}, or timm:<name>"
-                f"{suggest(self.model, list(MODELS))}"
-            )  # fmt: skip
+                "model",
+                f"--model: unknown model {self.model!r}; valid names: {', '.join(MODELS)}, or timm:<name>"
+                f"{suggest(self.model, list(MODELS))}",
+            )
         for stage in self.mixer.split("+"):
             if stage not in MIXERS:
                 raise ConfigError(
-                    "mixer", f"--mixer: unknown mixer {stage!r}; valid names: {', '.join(MIXERS)}, or a chain a+b"
-                    f"{suggest(stage, list(MIXERS))}"
-                )  # fmt: skip
+                    "mixer",
+                    f"--mixer: unknown mixer {stage!r}; valid names: {', '.join(MIXERS)}, or a chain a+b"
+                    f"{suggest(stage, list(MIXERS))}",
+                )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

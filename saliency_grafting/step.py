@@ -72,8 +72,15 @@ class StepInputs:
         lam = params.lam.float()
         area = params.mask.flatten(1).float().mean(1) if params.mask is not None else lam
         batch = torch.full_like(lam[:1], lam.shape[0])
-        row = torch.cat([area.sum(0, True), lam.sum(0, True), (lam - area).abs().sum(0, True),
-                         (area == 0).float().sum(0, True), batch])  # fmt: skip
+        row = torch.cat(
+            [
+                area.sum(0, True),
+                lam.sum(0, True),
+                (lam - area).abs().sum(0, True),
+                (area == 0).float().sum(0, True),
+                batch,
+            ]
+        )
         self.stats += row
 
 
@@ -118,12 +125,16 @@ class MixStep:
         self.model, self.mixer = model, mixer
         self.net = net if net is not None else model
         if hasattr(self.net, "_orig_mod") and not mixer.compile_safe:
-            raise ValueError(f"{type(mixer).__name__} mixes through hooks inside the network: it cannot score a "
-                             "torch.compile'd net; pass the uncompiled one")  # fmt: skip
+            raise ValueError(
+                f"{type(mixer).__name__} mixes through hooks inside the network: it cannot score a "
+                "torch.compile'd net; pass the uncompiled one"
+            )
         self.objective = mixer.default_objective if objective == "auto" else objective
         if mixer.uses_clean_logits and self.objective != "clean+mixed":
-            raise ValueError(f"{type(mixer).__name__} scores its views against the clean logits: objective must be "
-                             f"'clean+mixed' or 'auto', got {objective!r}")  # fmt: skip
+            raise ValueError(
+                f"{type(mixer).__name__} scores its views against the clean logits: objective must be "
+                f"'clean+mixed' or 'auto', got {objective!r}"
+            )
         self.source = self._source(mixer, saliency, saliency_layer)
         mixer.check_source(self.source)
         if self.source is not None:
@@ -160,16 +171,27 @@ class MixStep:
                 out = self.net(images)  # the forward source's hook keeps this pass's features
             if train_clean:
                 clean_logits = out
-                clean = LossTerm(F.cross_entropy(out.float(), labels, label_smoothing=self.label_smoothing),
-                                 len(images), out)  # fmt: skip
+                clean = LossTerm(
+                    F.cross_entropy(out.float(), labels, label_smoothing=self.label_smoothing), len(images), out
+                )
                 if not (mixing and self.mixer.uses_clean_logits):
                     yield clean
                 else:
                     pending = clean  # AugMix's JSD backpropagates through the clean logits: one term with them
         if not mixing:
             return
-        step = StepInputs(self.net, self.model, images, labels, self.generator, clean_logits, self.source,
-                          self.objective == "clean+mixed", self.autocast, self._stats(images))  # fmt: skip
+        step = StepInputs(
+            self.net,
+            self.model,
+            images,
+            labels,
+            self.generator,
+            clean_logits,
+            self.source,
+            self.objective == "clean+mixed",
+            self.autocast,
+            self._stats(images),
+        )
         prepared = self.mixer.prepare(step)
         k = self.mix_times
         for i in range(k):

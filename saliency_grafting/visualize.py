@@ -63,10 +63,17 @@ def panel_batch(data: Any, count: int, *, seed: int = 0) -> tuple[Tensor, Tensor
     else:  # streamed: decode just these files, resized to the run's size
         decoded = [read_rgb(data.test_files[0][i]) for i in index.tolist()]
         size = (data.image_size, data.image_size)
-        images = torch.stack([
-            torch.nn.functional.interpolate(x[None].float(), size=size, mode="bilinear", antialias=True)[0]
-            for x in decoded
-        ]).round().clamp(0, 255).to(torch.uint8)  # fmt: skip
+        images = (
+            torch.stack(
+                [
+                    torch.nn.functional.interpolate(x[None].float(), size=size, mode="bilinear", antialias=True)[0]
+                    for x in decoded
+                ]
+            )
+            .round()
+            .clamp(0, 255)
+            .to(torch.uint8)
+        )
     return normalize(images, data.mean, data.std), labels[index]
 
 

@@ -26,8 +26,14 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_train_writes_a_complete_run_dir(trained: Path) -> None:
-    assert {p.name for p in trained.iterdir()} == {"config.yaml", "checkpoint.pt", "checkpoint.pt.sha256",
-                                                     "metrics.jsonl", "summary.json", "panel.png"}  # fmt: skip
+    assert {p.name for p in trained.iterdir()} == {
+        "config.yaml",
+        "checkpoint.pt",
+        "checkpoint.pt.sha256",
+        "metrics.jsonl",
+        "summary.json",
+        "panel.png",
+    }
     config = yaml.safe_load((trained / "config.yaml").read_text())
     assert config["epochs"] == 2 and config["model_args"] == {"width": 4} and config["mixer"] == "saliency_grafting"
     assert Image.open(trained / "panel.png").size[0] > 300
@@ -77,8 +83,9 @@ def test_yaml_sets_defaults_and_flags_override(tmp_path: Path, capsys: pytest.Ca
         (["occlusion", "--run", "/nonexistent", "--fractions", "0.1"], "expected a run directory"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str, capsys: pytest.CaptureFixture,
-                                          tmp_path: Path) -> None:  # fmt: skip
+def test_bad_input_is_one_line_and_exit_2(
+    args: list[str], message: str, capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
     code, _, err = run_cli([*args, *(["--out", str(tmp_path / "x")] if args[0] == "train" else [])], capsys)
     assert code == 2 and message in err and err.count("\n") == 1
     assert not (tmp_path / "x").exists()  # nothing half-written
@@ -89,8 +96,9 @@ def test_corrupt_image_is_named(tmp_path: Path, capsys: pytest.CaptureFixture) -
         (tmp_path / "d" / split / "a").mkdir(parents=True)
         Image.new("RGB", (8, 8)).save(tmp_path / "d" / split / "a" / "ok.png")
     (tmp_path / "d" / "train" / "a" / "bad.jpg").write_bytes(b"\xff\xd8 broken")
-    code, _, err = run_cli(["train", "--dataset", "imagefolder", "--data-dir", str(tmp_path / "d"),
-                            "--out", str(tmp_path / "x")], capsys)  # fmt: skip
+    code, _, err = run_cli(
+        ["train", "--dataset", "imagefolder", "--data-dir", str(tmp_path / "d"), "--out", str(tmp_path / "x")], capsys
+    )
     assert code == 2 and "bad.jpg" in err and not (tmp_path / "x").exists()
 
 
@@ -175,8 +183,9 @@ def test_json_outputs_are_rounded(trained: Path, capsys: pytest.CaptureFixture) 
     assert err.count("\n") == 2 and err.startswith("evaluating:")  # progress: a start and an end line
 
 
-def test_resume_removes_orphan_temporary_checkpoints(trained: Path, tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+def test_resume_removes_orphan_temporary_checkpoints(
+    trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     run = tmp_path / "run"
     shutil.copytree(trained, run)
     orphans = [run / ".checkpoint.pt.x1y2.tmp", run / ".checkpoint.pt.sha256.a9.tmp"]
@@ -200,10 +209,13 @@ def test_misspelt_flag_and_names_get_a_close_match(capsys: pytest.CaptureFixture
 
 
 @pytest.mark.parametrize("source", ["input_gradient", "grad_cam", "static"])
-def test_sg_trains_with_each_saliency_source_from_the_cli(source: str, tmp_path: Path,
-                                                          capsys: pytest.CaptureFixture) -> None:  # fmt: skip
-    code, _, err = run_cli(["train", "--epochs", "2", "--warmup-epochs", "1", *FAST, "--saliency", source,
-                              "--out", str(tmp_path / "run")], capsys)  # fmt: skip
+def test_sg_trains_with_each_saliency_source_from_the_cli(
+    source: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    code, _, err = run_cli(
+        ["train", "--epochs", "2", "--warmup-epochs", "1", *FAST, "--saliency", source, "--out", str(tmp_path / "run")],
+        capsys,
+    )
     assert code == 0, err
     assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["saliency"] == source
     last = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
@@ -212,9 +224,30 @@ def test_sg_trains_with_each_saliency_source_from_the_cli(source: str, tmp_path:
 
 def test_a_vit_trains_with_sg_from_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     pytest.importorskip("timm")
-    args = ["train", "--epochs", "2", "--warmup-epochs", "1", "--per-class", "10", "--batch-size", "50", "--quiet",
-            "--model", "timm:vit_tiny_patch16_224", "--model-arg", "img_size=32", "--model-arg", "patch_size=4",
-            "--model-arg", "depth=1", "--model-arg", "embed_dim=48", "--model-arg", "num_heads=2"]  # fmt: skip
+    args = [
+        "train",
+        "--epochs",
+        "2",
+        "--warmup-epochs",
+        "1",
+        "--per-class",
+        "10",
+        "--batch-size",
+        "50",
+        "--quiet",
+        "--model",
+        "timm:vit_tiny_patch16_224",
+        "--model-arg",
+        "img_size=32",
+        "--model-arg",
+        "patch_size=4",
+        "--model-arg",
+        "depth=1",
+        "--model-arg",
+        "embed_dim=48",
+        "--model-arg",
+        "num_heads=2",
+    ]
     code, _, err = run_cli([*args, "--out", str(tmp_path / "vit")], capsys)
     assert code == 0, err
     last = json.loads((tmp_path / "vit" / "metrics.jsonl").read_text().splitlines()[-1])
@@ -222,6 +255,7 @@ def test_a_vit_trains_with_sg_from_the_cli(tmp_path: Path, capsys: pytest.Captur
 
 
 def test_saliency_for_a_mixer_without_saliency_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    code, _, err = run_cli(["train", "--mixer", "mixup", "--saliency", "grad_cam", *FAST,
-                            "--out", str(tmp_path / "x")], capsys)  # fmt: skip
+    code, _, err = run_cli(
+        ["train", "--mixer", "mixup", "--saliency", "grad_cam", *FAST, "--out", str(tmp_path / "x")], capsys
+    )
     assert code == 2 and err.count("\n") == 1 and "uses no saliency" in err and not (tmp_path / "x").exists()

@@ -31,8 +31,9 @@ def snapshot(root: Path) -> dict[str, str]:
         return {}
     if root.is_file():
         return {root.name: hashlib.sha256(root.read_bytes()).hexdigest()}
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*")
-            if p.is_file()}  # fmt: skip
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()
+    }
 
 
 @dataclass
@@ -69,8 +70,11 @@ def folder(tmp: Path, *, bad: Callable[[Path], None]) -> Path:
 def folder_case(bad: Callable[[Path], None], named: str) -> Case:
     def make(tmp: Path, run: Path) -> tuple[list[str], Path, str]:
         root = folder(tmp, bad=bad)
-        return ["train", "--dataset", "imagefolder", "--data-dir", str(root), "--out", str(tmp / "out")], tmp / "out", \
-            named  # fmt: skip
+        return (
+            ["train", "--dataset", "imagefolder", "--data-dir", str(root), "--out", str(tmp / "out")],
+            tmp / "out",
+            named,
+        )
 
     return Case(make)
 
@@ -123,9 +127,12 @@ def run_case(command: list[str], edit: Callable[[Path], None] | None, *, config:
 
 # A checkpoint written before checksums ("legacy") is caught when it cannot be unpickled; flipped bytes in its
 # tensor data need the checksum.
-CORRUPTIONS = {f"{how}-{'checked' if keep else 'legacy'}": corrupt(how, keep_checksum=keep)
-               for how in ("truncated", "empty", "garbage", "flipped") for keep in (True, False)
-               if keep or how != "flipped"}  # fmt: skip
+CORRUPTIONS = {
+    f"{how}-{'checked' if keep else 'legacy'}": corrupt(how, keep_checksum=keep)
+    for how in ("truncated", "empty", "garbage", "flipped")
+    for keep in (True, False)
+    if keep or how != "flipped"
+}
 
 CASES: dict[str, Case] = {
     # types, finiteness and ranges, as flags
@@ -220,11 +227,30 @@ def _file(tmp: Path) -> Path:
 
 
 def test_the_sweep_covers_every_case_the_issue_lists() -> None:
-    listed = {"yaml-epochs-ten", "yaml-lr-fast", "yaml-model-null", "mixer-arg-temperature-hot", "batch-size-0",
-              "eval-every-0", "out-is-a-file", "out-under-a-file", "out-not-writable", "resume-truncated-checked",
-              "resume-empty-legacy", "resume-garbage-legacy", "eval-truncated-legacy", "eval-garbage-checked",
-              "image-bomb", "lr-nan", "mix-times-negative", "warmup-negative", "yaml-quiet-maybe",
-              "yaml-warmup-half", "class-folder-empty", "flipped-checked"}  # fmt: skip
+    listed = {
+        "yaml-epochs-ten",
+        "yaml-lr-fast",
+        "yaml-model-null",
+        "mixer-arg-temperature-hot",
+        "batch-size-0",
+        "eval-every-0",
+        "out-is-a-file",
+        "out-under-a-file",
+        "out-not-writable",
+        "resume-truncated-checked",
+        "resume-empty-legacy",
+        "resume-garbage-legacy",
+        "eval-truncated-legacy",
+        "eval-garbage-checked",
+        "image-bomb",
+        "lr-nan",
+        "mix-times-negative",
+        "warmup-negative",
+        "yaml-quiet-maybe",
+        "yaml-warmup-half",
+        "class-folder-empty",
+        "flipped-checked",
+    }
     names = set(CASES) | {n.removeprefix("resume-") for n in CASES}
     assert listed <= names
     assert len(CASES) >= 80

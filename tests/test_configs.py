@@ -26,8 +26,12 @@ def test_preset_is_a_valid_config(path: Path) -> None:
 
 
 def test_presets_exist_for_every_paper_setting() -> None:
-    assert {p.stem for p in PRESETS} >= {"pyramidnet200_cifar100", "wrn28_10_cifar100", "preactresnet18_tinyimagenet",
-                                         "resnet50_imagenet"}  # fmt: skip
+    assert {p.stem for p in PRESETS} >= {
+        "pyramidnet200_cifar100",
+        "wrn28_10_cifar100",
+        "preactresnet18_tinyimagenet",
+        "resnet50_imagenet",
+    }
     with pytest.raises(ValueError, match="unknown config keys"):
         TrainConfig.from_dict({"epoch": 3})
 
@@ -112,7 +116,15 @@ def test_validation_messages_name_the_flag_and_the_expected_form(values: dict, m
 
 
 def test_valid_values_pass() -> None:
-    valid = [{"device": "cuda:1"}, {"device": "cpu"}, {"mixer": "cutout+mixup"}, {"model": "timm:resnet18"},
-             {"epochs": 3, "warmup_epochs": 3}, {"mix_prob": 0}, {"per_class": None}, {"milestones": []}]  # fmt: skip
+    valid = [
+        {"device": "cuda:1"},
+        {"device": "cpu"},
+        {"mixer": "cutout+mixup"},
+        {"model": "timm:resnet18"},
+        {"epochs": 3, "warmup_epochs": 3},
+        {"mix_prob": 0},
+        {"per_class": None},
+        {"milestones": []},
+    ]
     for values in valid:
         TrainConfig.from_dict(values)

@@ -44,8 +44,9 @@ def _wavs(folder: Path) -> tuple[list[Path], torch.Tensor]:
             clip.setnchannels(1)
             clip.setsampwidth(2)
             clip.setframerate(8000)
-            clip.writeframes((0.3 * torch.sin(2 * math.pi * (400 + 300 * digit) * t) * 32767).to(torch.int16).numpy()
-                             .tobytes())  # fmt: skip
+            clip.writeframes(
+                (0.3 * torch.sin(2 * math.pi * (400 + 300 * digit) * t) * 32767).to(torch.int16).numpy().tobytes()
+            )
         paths.append(path)
         digits.append(digit)
     return paths, torch.tensor(digits)
@@ -59,8 +60,15 @@ def context(tmp_path: Path) -> dict[str, object]:
     loader = DataLoader(TensorDataset(images, labels), batch_size=8)  # 2 batches, in order
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
     wav_paths, digits = _wavs(tmp_path)
-    return {"model": model, "loader": loader, "optimizer": optimizer, "epochs": 2, "warmup_epochs": 1,
-            "wav_paths": wav_paths, "digits": digits}  # fmt: skip
+    return {
+        "model": model,
+        "loader": loader,
+        "optimizer": optimizer,
+        "epochs": 2,
+        "warmup_epochs": 1,
+        "wav_paths": wav_paths,
+        "digits": digits,
+    }
 
 
 def test_the_pages_have_blocks_and_the_loops_are_marked() -> None:

@@ -47,7 +47,9 @@ def test_dry_run_writes_json_and_markdown_and_prints_the_table_last(tmp_path: Pa
     for row in training["rows"]:
         assert 0 <= row["test_top1_error"] <= 100 and row["images_per_s"] > 0
     assert {(s["phase"], s["reason"]) for s in results["skipped"]} == {
-        ("cuda_tests", "not asked for (--phases)"), ("throughput", "not asked for (--phases)")}  # fmt: skip
+        ("cuda_tests", "not asked for (--phases)"),
+        ("throughput", "not asked for (--phases)"),
+    }
     markdown = (tmp_path / "results.md").read_text()
     assert "## Short training" in markdown and "| saliency_grafting | " in markdown
     lines = capsys.readouterr().out.strip().splitlines()
@@ -116,8 +118,13 @@ def test_parse_junit_counts_and_names_failures(tmp_path: Path) -> None:
         '<testcase classname="tests.a" name="test_ok"/><testcase classname="tests.a" name="test_bad"><failure/>'
         '</testcase><testcase classname="tests.b" name="test_err"><error/></testcase></testsuite></testsuites>'
     )
-    assert gc.parse_junit(report) == {"passed": 2, "failed": 1, "errors": 1, "skipped": 1,
-                                      "failing": ["tests.a::test_bad", "tests.b::test_err"]}  # fmt: skip
+    assert gc.parse_junit(report) == {
+        "passed": 2,
+        "failed": 1,
+        "errors": 1,
+        "skipped": 1,
+        "failing": ["tests.a::test_bad", "tests.b::test_err"],
+    }
 
 
 @given(

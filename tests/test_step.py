@@ -68,10 +68,18 @@ def test_call_sums_the_terms_and_warm_up_steps_are_clean_only() -> None:
 def test_mean_reduction_divides_the_k_mixed_losses() -> None:
     images, labels = batch()
     model = Counting()
-    summed = [t.loss for t in sg.MixStep(model, sg.Mixup(num_classes=NUM_CLASSES), mix_times=3,
-                                         generator=seeded()).terms(images, labels)]  # fmt: skip
-    averaged = [t.loss for t in sg.MixStep(model, sg.Mixup(num_classes=NUM_CLASSES), mix_times=3,
-                                           mix_reduction="mean", generator=seeded()).terms(images, labels)]  # fmt: skip
+    summed = [
+        t.loss
+        for t in sg.MixStep(model, sg.Mixup(num_classes=NUM_CLASSES), mix_times=3, generator=seeded()).terms(
+            images, labels
+        )
+    ]
+    averaged = [
+        t.loss
+        for t in sg.MixStep(
+            model, sg.Mixup(num_classes=NUM_CLASSES), mix_times=3, mix_reduction="mean", generator=seeded()
+        ).terms(images, labels)
+    ]
     assert len(summed) == len(averaged) == 3
     for s, m in zip(summed, averaged, strict=True):
         assert torch.allclose(m, s / 3)
@@ -164,8 +172,9 @@ def test_frozen_batch_norm_stays_frozen_through_a_backward_saliency_pass() -> No
     frozen = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)][:2]
     for module in frozen:
         module.eval()
-    step = sg.MixStep(model, sg.SaliencyGrafting(num_classes=NUM_CLASSES), saliency="grad_cam", objective="mixed",
-                      generator=seeded())  # fmt: skip
+    step = sg.MixStep(
+        model, sg.SaliencyGrafting(num_classes=NUM_CLASSES), saliency="grad_cam", objective="mixed", generator=seeded()
+    )
     step(*batch())
     assert model.training and all(not m.training for m in frozen)
 

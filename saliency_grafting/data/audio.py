@@ -51,8 +51,14 @@ def mel_filterbank(
     """Triangular filters ``[n_mels, n_freqs]`` equally spaced on the HTK mel scale from ``f_min`` to ``f_max``."""
     f_max = sample_rate / 2 if f_max is None else f_max
     freqs = torch.linspace(0, sample_rate / 2, n_freqs, dtype=torch.float64)
-    edges = _mel_to_hz(torch.linspace(float(_hz_to_mel(torch.tensor(f_min))), float(_hz_to_mel(torch.tensor(f_max))),
-                                      n_mels + 2, dtype=torch.float64))  # fmt: skip
+    edges = _mel_to_hz(
+        torch.linspace(
+            float(_hz_to_mel(torch.tensor(f_min))),
+            float(_hz_to_mel(torch.tensor(f_max))),
+            n_mels + 2,
+            dtype=torch.float64,
+        )
+    )
     lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
     rising = (freqs - lower) / (centre - lower)
     falling = (upper - freqs) / (upper - centre)
@@ -66,8 +72,16 @@ class LogMel:
     A clip longer than ``frames`` keeps its middle (digits are spoken in the middle of their recordings).
     """
 
-    def __init__(self, *, sample_rate: int, n_mels: int = 64, frames: int = 64, window_ms: float = 25.0,
-                 hop_ms: float = 10.0, floor_db: float = -100.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        sample_rate: int,
+        n_mels: int = 64,
+        frames: int = 64,
+        window_ms: float = 25.0,
+        hop_ms: float = 10.0,
+        floor_db: float = -100.0,
+    ) -> None:
         self.sample_rate, self.frames, self.floor_db = sample_rate, frames, floor_db
         self.window = round(sample_rate * window_ms / 1000)
         self.hop = round(sample_rate * hop_ms / 1000)
@@ -82,7 +96,14 @@ class LogMel:
             samples = samples[start : start + length]
         else:
             samples = torch.nn.functional.pad(samples, (0, length - len(samples)))
-        spectrum = torch.stft(samples, self.n_fft, hop_length=self.hop, win_length=self.window,
-                              window=torch.hann_window(self.window), center=False, return_complex=True)  # fmt: skip
+        spectrum = torch.stft(
+            samples,
+            self.n_fft,
+            hop_length=self.hop,
+            win_length=self.window,
+            window=torch.hann_window(self.window),
+            center=False,
+            return_complex=True,
+        )
         power = self.filters @ spectrum.abs().square()
         return 10 * torch.log10(power.clamp_min(10 ** (self.floor_db / 10)))

@@ -107,8 +107,9 @@ def class_balanced_subset(labels: Tensor, per_class: int, seed: int) -> Tensor:
     for cls in labels.unique().tolist():
         members = (labels == cls).nonzero().flatten()
         if len(members) < per_class:
-            raise DataError(f"per_class {per_class}: class {cls} has only {len(members)} training samples",
-                            field="per_class")  # fmt: skip
+            raise DataError(
+                f"per_class {per_class}: class {cls} has only {len(members)} training samples", field="per_class"
+            )
         picked.append(members[torch.randperm(len(members), generator=g)[:per_class]])
     return torch.cat(picked).sort().values
 
@@ -129,8 +130,10 @@ def validation_split(labels: Tensor, train: Tensor, val_per_class: int, seed: in
         order = members[torch.randperm(len(members), generator=g)]
         free = order[~used[order]]
         if len(free) < val_per_class:
-            raise DataError(f"val_per_class {val_per_class}: class {cls} has only {len(free)} unused training samples",
-                            field="val_per_class")  # fmt: skip
+            raise DataError(
+                f"val_per_class {val_per_class}: class {cls} has only {len(free)} unused training samples",
+                field="val_per_class",
+            )
         picked.append(free[:val_per_class])
     return torch.cat(picked).sort().values
 

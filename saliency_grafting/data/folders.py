@@ -76,8 +76,10 @@ def list_folder(split: Path, classes: list[str] | None = None) -> tuple[list[Pat
             raise DataError(f"{folder} is missing: {split.parent} must have the same class folders in every split")
         files = sorted(p for p in folder.iterdir() if p.suffix in IMAGE_SUFFIXES)
         if not files:  # refused: a class without images would be trained on as if it existed
-            raise DataError(f"class folder {folder} has no images ({', '.join(sorted(IMAGE_SUFFIXES))}); remove it "
-                            "or add its images")  # fmt: skip
+            raise DataError(
+                f"class folder {folder} has no images ({', '.join(sorted(IMAGE_SUFFIXES))}); remove it "
+                "or add its images"
+            )
         paths += files
         labels += [index] * len(files)
     if not paths:

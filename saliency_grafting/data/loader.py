@@ -113,13 +113,26 @@ def make_loaders(
 
     The training augmentation is the dataset's own (``data.augment``): none for spectrograms.
     """
-    common = {"mean": data.mean, "std": data.std, "device": device, "rank": rank, "world_size": world_size,
-              "channels_last": config.channels_last}  # fmt: skip
+    common = {
+        "mean": data.mean,
+        "std": data.std,
+        "device": device,
+        "rank": rank,
+        "world_size": world_size,
+        "channels_last": config.channels_last,
+    }
     if data.resident:
         policy = data.augment
         augment = {"augment": False} if policy is None else {"pad": policy.pad(data.image_size), "flip": policy.flip}
-        train = TensorLoader(data.train_images, data.train_labels, batch_size=config.batch_size, train=True,
-                             seed=config.seed, **augment, **common)  # fmt: skip
+        train = TensorLoader(
+            data.train_images,
+            data.train_labels,
+            batch_size=config.batch_size,
+            train=True,
+            seed=config.seed,
+            **augment,
+            **common,
+        )
         test = TensorLoader(data.test_images, data.test_labels, batch_size=512, train=False, **common)
         return train, test
     stream = {"image_size": data.image_size, "workers": config.workers, "seed": config.seed, **common}

@@ -20,9 +20,15 @@ if TYPE_CHECKING:
     from saliency_grafting.config import TrainConfig
 
 __all__ = [
-    "DATASETS", "DatasetSource", "check_fingerprint", "fingerprint_files", "get_source", "load_config_data",
-    "load_dataset", "register_dataset",
-]  # fmt: skip
+    "DATASETS",
+    "DatasetSource",
+    "check_fingerprint",
+    "fingerprint_files",
+    "get_source",
+    "load_config_data",
+    "load_dataset",
+    "register_dataset",
+]
 
 
 class DatasetSource:
@@ -50,8 +56,9 @@ class DatasetSource:
         """The options with their defaults filled in; a ``DataError`` naming an option this dataset does not take."""
         if unknown := sorted(set(options) - set(self.options)):
             known = ", ".join(self.options) or "none"
-            raise DataError(f"dataset {self.name!r} takes no option {unknown[0]!r}; its options: {known}",
-                            field="dataset_args")  # fmt: skip
+            raise DataError(
+                f"dataset {self.name!r} takes no option {unknown[0]!r}; its options: {known}", field="dataset_args"
+            )
         return {**self.options, **options}
 
 
@@ -111,8 +118,10 @@ def load_dataset(
     e.g. ``classes`` of ``tinyimagenet``).
     """
     if val_per_class is not None and per_class is None:
-        raise DataError("val_per_class needs per_class: the validation images are those the subset leaves out",
-                        field="val_per_class")  # fmt: skip
+        raise DataError(
+            "val_per_class needs per_class: the validation images are those the subset leaves out",
+            field="val_per_class",
+        )
     source = get_source(name)
     options = source.check_options(options)
     root = None
@@ -144,8 +153,15 @@ def config_options(config: TrainConfig) -> dict[str, Any]:
 
 def load_config_data(config: TrainConfig, *, progress: bool = False) -> Dataset:
     """The data of a run's ``config`` (subset and validation split included), checked against its fingerprint."""
-    data = load_dataset(config.dataset, config.data_dir, per_class=config.per_class, seed=config.seed,
-                        image_size=config.image_size, val_per_class=config.val_per_class, progress=progress,
-                        **config_options(config))  # fmt: skip
+    data = load_dataset(
+        config.dataset,
+        config.data_dir,
+        per_class=config.per_class,
+        seed=config.seed,
+        image_size=config.image_size,
+        val_per_class=config.val_per_class,
+        progress=progress,
+        **config_options(config),
+    )
     check_fingerprint(data, config.data_fingerprint, config.data_dir)
     return data

@@ -30,9 +30,11 @@ class FileDataset(Dataset):
 
 
 def _transform(train: bool, size: int, mean: Tensor, std: Tensor) -> v2.Transform:
-    resize = [v2.RandomResizedCrop(size, antialias=True), v2.RandomHorizontalFlip()] if train else [
-        v2.Resize(round(size / 0.875), antialias=True), v2.CenterCrop(size)
-    ]  # fmt: skip
+    resize = (
+        [v2.RandomResizedCrop(size, antialias=True), v2.RandomHorizontalFlip()]
+        if train
+        else [v2.Resize(round(size / 0.875), antialias=True), v2.CenterCrop(size)]
+    )
     return v2.Compose([*resize, v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean.tolist(), std.tolist())])
 
 

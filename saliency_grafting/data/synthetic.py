@@ -9,8 +9,17 @@ from torch import Tensor
 __all__ = ["SHAPES", "make_synthetic"]
 
 SHAPES = (
-    "disk", "square", "triangle", "ring", "plus", "cross", "frame", "diamond", "bars", "half_disk",
-)  # fmt: skip
+    "disk",
+    "square",
+    "triangle",
+    "ring",
+    "plus",
+    "cross",
+    "frame",
+    "diamond",
+    "bars",
+    "half_disk",
+)
 
 
 def _shape_masks(u: Tensor, v: Tensor) -> Tensor:

@@ -41,12 +41,14 @@ def evaluate(
         k = min(5, logits.shape[1])
         top = logits.topk(k, dim=1).indices
         hits = top == labels[:, None]
-        batch = torch.stack([
-            hits[:, 0].sum().float(),
-            hits.any(dim=1).sum().float(),
-            F.cross_entropy(logits, labels, reduction="sum"),
-            torch.tensor(float(len(labels)), device=logits.device),
-        ])  # fmt: skip
+        batch = torch.stack(
+            [
+                hits[:, 0].sum().float(),
+                hits.any(dim=1).sum().float(),
+                F.cross_entropy(logits, labels, reduction="sum"),
+                torch.tensor(float(len(labels)), device=logits.device),
+            ]
+        )
         totals = batch if totals is None else totals + batch
     model.train(was_training)
     if totals is None:

@@ -69,8 +69,9 @@ def _component_boxes(mask: np.ndarray) -> np.ndarray:
     if count == 0:
         return np.zeros((0, 4), dtype=np.float32)
     sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
-    boxes = np.array([(s[1].start, s[0].start, s[1].stop - 1, s[0].stop - 1) for s in ndimage.find_objects(labels)],
-                     dtype=np.float32)  # fmt: skip
+    boxes = np.array(
+        [(s[1].start, s[0].start, s[1].stop - 1, s[0].stop - 1) for s in ndimage.find_objects(labels)], dtype=np.float32
+    )
     return boxes[np.argsort(-sizes, kind="stable")]
 
 
@@ -111,8 +112,10 @@ def _head(model: nn.Module) -> _Head:
         return _Head(model.bn, True, model.fc)
     if isinstance(model, ConvNetSmall):
         return _Head(model.stage3, False, model.fc)
-    raise ValueError(f"localization needs a network ending in global pooling and one linear layer whose feature map "
-                     f"it can read (PreActResNet, WideResNet, ConvNetSmall), got {type(model).__name__}")  # fmt: skip
+    raise ValueError(
+        f"localization needs a network ending in global pooling and one linear layer whose feature map "
+        f"it can read (PreActResNet, WideResNet, ConvNetSmall), got {type(model).__name__}"
+    )
 
 
 def _scaled(maps: Tensor, size: tuple[int, int]) -> Tensor:
@@ -238,6 +241,8 @@ def localization_scores(
 ) -> dict[str, dict[str, float]]:
     """``scores`` of ``model`` on ``test`` (uint8 images, labels, boxes), thresholds chosen on ``held_out``."""
     device = torch.device(device)
-    found = [localization_ious(model, _batches(*split, mean, std, device, batch_size), saliency_layer=saliency_layer)
-             for split in (held_out, test)]  # fmt: skip
+    found = [
+        localization_ious(model, _batches(*split, mean, std, device, batch_size), saliency_layer=saliency_layer)
+        for split in (held_out, test)
+    ]
     return scores(*found)

@@ -118,8 +118,10 @@ class Trainer:
         self.data = data
         self.train_loader, self.test_loader = loaders
         if len(self.train_loader) == 0:
-            raise ValueError(f"--batch-size {config.batch_size} exceeds the training images ({config.batch_size} "
-                             "or more are needed for one batch)")  # fmt: skip
+            raise ValueError(
+                f"--batch-size {config.batch_size} exceeds the training images ({config.batch_size} "
+                "or more are needed for one batch)"
+            )
         self.mixer = mixer
         mixer.bind_data(self.train_loader.mean, self.train_loader.std)  # pixel-space mixers (PuzzleMix, AugMix)
         model = model.to(self.device)
@@ -139,14 +141,27 @@ class Trainer:
         self.amp_dtype = amp_dtype
         self.mix_generator = torch.Generator().manual_seed(config.seed * 1000 + self.rank)  # the mixing, per rank
         # The step attaches the forward-saliency hook (if the method uses it) to the bare model.
-        self.step = MixStep(model, mixer, net=net, objective=config.objective, saliency=config.saliency,
-                            saliency_layer=config.saliency_layer, mix_times=config.mix_times,
-                            mix_reduction=config.mix_reduction, label_smoothing=config.label_smoothing,
-                            generator=self.mix_generator, autocast=self.autocast)  # fmt: skip
+        self.step = MixStep(
+            model,
+            mixer,
+            net=net,
+            objective=config.objective,
+            saliency=config.saliency,
+            saliency_layer=config.saliency_layer,
+            mix_times=config.mix_times,
+            mix_reduction=config.mix_reduction,
+            label_smoothing=config.label_smoothing,
+            generator=self.mix_generator,
+            autocast=self.autocast,
+        )
         self.objective = self.step.objective
-        self.optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                                         nesterov=config.nesterov and config.momentum > 0,
-                                         weight_decay=config.weight_decay)  # fmt: skip
+        self.optimizer = torch.optim.SGD(
+            model.parameters(),
+            lr=config.lr,
+            momentum=config.momentum,
+            nesterov=config.nesterov and config.momentum > 0,
+            weight_decay=config.weight_decay,
+        )
         total = config.epochs * len(self.train_loader)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda step: lr_factor(config.schedule, step / total, config.milestones, config.gamma)
@@ -171,8 +186,9 @@ class Trainer:
         if config.data_fingerprint is None:
             config.data_fingerprint = data.fingerprint  # the run's config.yaml says which data it read
         loaders = make_loaders(data, config, device, rank, world_size)
-        mixer = create_mixer(config.mixer, data.num_classes, label_smoothing=config.label_smoothing,
-                             validate=False, **config.mixer_args)  # fmt: skip
+        mixer = create_mixer(
+            config.mixer, data.num_classes, label_smoothing=config.label_smoothing, validate=False, **config.mixer_args
+        )
         model = create_model(config.model, data.num_classes, in_channels=data.channels, **config.model_args)
         model = apply_regularizer(model, config.regularizer, **config.regularizer_args)
         return cls(model, mixer, loaders, config, callbacks=callbacks, data=data)
@@ -237,10 +253,12 @@ class Trainer:
             dist.all_reduce(self.step.stats)  # every rank's mixes, not rank 0's alone
         diagnostics = self.step.read_stats()  # accumulated on the device; read once per epoch
         if diagnostics.get("mix_empty", 0.0) > 0.9 and self.is_main:
-            print(f"sgraft: warning: {100 * diagnostics['mix_empty']:.0f} % of the mixed samples of epoch {epoch + 1} "
-                  "kept nothing of their source image (an empty mask); for Saliency Grafting the saliency map is "
-                  "probably too coarse: choose a layer with a larger map (--saliency-layer) or use larger images",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                f"sgraft: warning: {100 * diagnostics['mix_empty']:.0f} % of the mixed samples of epoch {epoch + 1} "
+                "kept nothing of their source image (an empty mask); for Saliency Grafting the saliency map is "
+                "probably too coarse: choose a layer with a larger map (--saliency-layer) or use larger images",
+                file=sys.stderr,
+            )
         return {
             "train_loss": loss_sum / max(images_seen, 1),
             "train_top1_error": 100.0 * errors / clean if clean else None,
@@ -253,14 +271,25 @@ class Trainer:
 
     def _progress(self, batches: Iterable[Any], epoch: int) -> Iterator[Any]:
         # A live bar on a terminal only (erased at the epoch's end, when EpochLog prints the epoch's line).
-        yield from progress(batches, desc=f"epoch {epoch + 1}/{self.config.epochs}", unit="batches",
-                            enabled=not self.config.quiet and self.is_main)  # fmt: skip
+        yield from progress(
+            batches,
+            desc=f"epoch {epoch + 1}/{self.config.epochs}",
+            unit="batches",
+            enabled=not self.config.quiet and self.is_main,
+        )
 
     # -- the run --------------------------------------------------------------------------------------------
 
     def evaluate(self, transform: Callable[[Tensor, Tensor], Tensor] | None = None) -> dict[str, float]:
-        return evaluate(self.net, self.test_loader, autocast=self.autocast, transform=transform, desc="testing",
-                        progress=not self.config.quiet and self.is_main, lines=False)  # fmt: skip
+        return evaluate(
+            self.net,
+            self.test_loader,
+            autocast=self.autocast,
+            transform=transform,
+            desc="testing",
+            progress=not self.config.quiet and self.is_main,
+            lines=False,
+        )
 
     def fit(self) -> dict[str, Any]:
         """Train the remaining epochs, evaluating, logging and checkpointing after each; returns the summary."""

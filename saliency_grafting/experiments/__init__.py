@@ -11,11 +11,23 @@ from typing import Any
 
 # name -> the module of this package that defines it
 _LAZY = {
-    "aggregate": "report", "check_claim": "report", "mean_se": "report", "render": "report", "setting": "report",
-    "plan": "runner", "record_path": "runner", "run_cell": "runner", "run_experiment": "runner", "run_key": "runner",
-    "EXPERIMENTS": "suite", "SCALES": "suite", "Cell": "suite", "Experiment": "suite", "cells_for": "suite",
+    "aggregate": "report",
+    "check_claim": "report",
+    "mean_se": "report",
+    "render": "report",
+    "setting": "report",
+    "plan": "runner",
+    "record_path": "runner",
+    "run_cell": "runner",
+    "run_experiment": "runner",
+    "run_key": "runner",
+    "EXPERIMENTS": "suite",
+    "SCALES": "suite",
+    "Cell": "suite",
+    "Experiment": "suite",
+    "cells_for": "suite",
     "register": "suite",
-}  # fmt: skip
+}
 
 __all__ = sorted(_LAZY)
 

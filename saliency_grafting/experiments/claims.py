@@ -203,8 +203,10 @@ def overfit_criterion(cells: Cells) -> str:
         tests = [e for s, e in zip(values["seed"], values["top1_error"], strict=True) if s in seeds]
         test, fit = statistics.fmean(tests), statistics.fmean(values["train_clean_top1_error"])
         holds = fit <= MAX_TRAIN_ERROR and test - fit >= MIN_GAP
-        parts.append(f"{row} at {column}: train {fit:.2f} %, test {test:.2f} % ({'meets' if holds else 'fails'}; "
-                     f"seeds {', '.join(map(str, seeds))})")  # fmt: skip
+        parts.append(
+            f"{row} at {column}: train {fit:.2f} %, test {test:.2f} % ({'meets' if holds else 'fails'}; "
+            f"seeds {', '.join(map(str, seeds))})"
+        )
     if missing:
         parts.append(f"no clean training error yet: {', '.join(missing)}")
     if not parts:
@@ -217,8 +219,9 @@ def tune_best(cells: Cells) -> str:
     """Per method: its best configuration on validation against its default."""
     parts = []
     for row in _rows(cells):
-        means = {c: statistics.fmean(v["top1_error"]) for (r, c), v in cells.items()
-                 if r == row and v.get("top1_error")}  # fmt: skip
+        means = {
+            c: statistics.fmean(v["top1_error"]) for (r, c), v in cells.items() if r == row and v.get("top1_error")
+        }
         if means:
             best = min(means, key=means.__getitem__)
             gap = f", {versus(cells, (row, best), (row, 'default'), 'default')}" if best != "default" else ""
@@ -242,15 +245,18 @@ def fastpath_speed(cells: Cells) -> str:
     time = "train_seconds" if all(pairs[key].get("train_seconds") for key in pairs) else "wall_seconds"
     speed = statistics.fmean(pairs[slow][time]) / statistics.fmean(pairs[fast][time])
     seeds = ", ".join(map(str, common))
-    return (f"bf16 + channels-last {versus(pairs, fast, slow, 'fp32')} over seeds {seeds}; {speed:.2f}x faster "
-            f"({'training' if time == 'train_seconds' else 'wall'} time).")  # fmt: skip
+    return (
+        f"bf16 + channels-last {versus(pairs, fast, slow, 'fp32')} over seeds {seeds}; {speed:.2f}x faster "
+        f"({'training' if time == 'train_seconds' else 'wall'} time)."
+    )
 
 
 def _at_seeds(values: dict[str, list[float]], seeds: list[int]) -> dict[str, list[float]]:
     """A cell's per-seed values at ``seeds`` only (lists that are not per seed are left out)."""
     index = [values["seed"].index(seed) for seed in seeds]
-    return {metric: [series[i] for i in index] for metric, series in values.items()
-            if len(series) == len(values["seed"])}  # fmt: skip
+    return {
+        metric: [series[i] for i in index] for metric, series in values.items() if len(series) == len(values["seed"])
+    }
 
 
 def _slope(xs: list[float], ys: list[float]) -> float:
@@ -261,15 +267,20 @@ def _slope(xs: list[float], ys: list[float]) -> float:
 def _seed_slope(cells: Cells, row: str, points: dict[str, dict[str, list[float]]]) -> str:
     """`` (per seed ...)``: the slope fitted per seed and the last column against the first, when seeds line up."""
     seeds = [v.get("seed") for v in points.values()]
-    if not seeds[0] or len(seeds[0]) < 2 or any(s != seeds[0] or len(s) != len(v["top1_error"])
-                                                for s, v in zip(seeds, points.values(), strict=True)):  # fmt: skip
+    if (
+        not seeds[0]
+        or len(seeds[0]) < 2
+        or any(s != seeds[0] or len(s) != len(v["top1_error"]) for s, v in zip(seeds, points.values(), strict=True))
+    ):
         return ""
     xs = [float(c) for c in points]
     mean, se = mean_se([_slope(xs, [v["top1_error"][i] for v in points.values()]) for i in range(len(seeds[0]))])
     verdict = "flat within noise" if abs(mean) <= 2 * se else ("falls" if mean < 0 else "rises")
     first, last = min(points, key=float), max(points, key=float)
-    return (f" (per seed {mean:+.2f}, 2 s.e. = {2 * se:.2f}: {verdict}; at {last} "
-            f"{versus(cells, (row, last), (row, first), f'at {first}')})")  # fmt: skip
+    return (
+        f" (per seed {mean:+.2f}, 2 s.e. = {2 * se:.2f}: {verdict}; at {last} "
+        f"{versus(cells, (row, last), (row, first), f'at {first}')})"
+    )
 
 
 def slopes(cells: Cells) -> str:

@@ -28,8 +28,13 @@ from saliency_grafting.experiments.tuning import GRID, TUNED_SEED_OFFSET, select
 __all__ = ["MIXER_METHODS", "Comparison", "comparison_scale", "difference", "recommend"]
 
 # The mixers a comparison takes, by the method label of the experiments (each tuned over ``GRID`` but Vanilla).
-MIXER_METHODS = {"none": "Vanilla", "mixup": "Mixup", "cutmix": "CutMix", "puzzlemix": "PuzzleMix",
-                 "saliency_grafting": "Saliency Grafting"}  # fmt: skip
+MIXER_METHODS = {
+    "none": "Vanilla",
+    "mixup": "Mixup",
+    "cutmix": "CutMix",
+    "puzzlemix": "PuzzleMix",
+    "saliency_grafting": "Saliency Grafting",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,8 +77,9 @@ class Comparison:
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(name, f"{name} must be an int >= 1, got {value!r}")
-        if self.epochs is not None and (isinstance(self.epochs, bool) or not isinstance(self.epochs, int)
-                                        or self.epochs < 1):  # fmt: skip
+        if self.epochs is not None and (
+            isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1
+        ):
             raise ConfigError("epochs", f"epochs must be an int >= 1 or None, got {self.epochs!r}")
 
     @property
@@ -83,20 +89,34 @@ class Comparison:
 
 def comparison_scale(comparison: Comparison, *, num_classes: int, fingerprint: str | None) -> Scale:
     """The scale of a comparison: the user's data (by its fingerprint), network and budget, at one data size."""
-    base: dict[str, Any] = {**CPU_TRAINING, "model": comparison.model, "model_args": dict(comparison.model_args),
-                            "batch_size": comparison.batch_size, "amp": comparison.amp,
-                            "channels_last": comparison.channels_last}  # fmt: skip
+    base: dict[str, Any] = {
+        **CPU_TRAINING,
+        "model": comparison.model,
+        "model_args": dict(comparison.model_args),
+        "batch_size": comparison.batch_size,
+        "amp": comparison.amp,
+        "channels_last": comparison.channels_last,
+    }
     if comparison.image_size is not None:
         base["image_size"] = comparison.image_size
     steps = comparison.steps
     if comparison.epochs is not None:  # the budget that gives exactly these epochs
         steps = comparison.epochs * max(1, comparison.per_class * num_classes // comparison.batch_size)
     return Scale(
-        name=f"compare-{comparison.dataset}", family="cpu", dataset=comparison.dataset,
-        dataset_args=dict(comparison.dataset_args), fingerprint=fingerprint, num_classes=num_classes,
-        description="a comparison on your data", base=base, steps=steps, sizes=(comparison.per_class,),
-        main_size=comparison.per_class, protocols=comparison.protocols, val_per_class=comparison.val_per_class,
-    )  # fmt: skip
+        name=f"compare-{comparison.dataset}",
+        family="cpu",
+        dataset=comparison.dataset,
+        dataset_args=dict(comparison.dataset_args),
+        fingerprint=fingerprint,
+        num_classes=num_classes,
+        description="a comparison on your data",
+        base=base,
+        steps=steps,
+        sizes=(comparison.per_class,),
+        main_size=comparison.per_class,
+        protocols=comparison.protocols,
+        val_per_class=comparison.val_per_class,
+    )
 
 
 def _other_protocols(scale: Scale, records: Path | None) -> list[Cell]:
@@ -114,11 +134,17 @@ def _other_protocols(scale: Scale, records: Path | None) -> list[Cell]:
     return cells
 
 
-register(Experiment(
-    name="compare", title="Each method's default and selected configuration under the other protocols",
-    claim="(a comparison) which method has the lowest test error at equal objective or compute", kind="table",
-    check=claims.best_per_column(), cells={"cpu": _other_protocols}, in_suite=False,
-))  # fmt: skip
+register(
+    Experiment(
+        name="compare",
+        title="Each method's default and selected configuration under the other protocols",
+        claim="(a comparison) which method has the lowest test error at equal objective or compute",
+        kind="table",
+        check=claims.best_per_column(),
+        cells={"cpu": _other_protocols},
+        in_suite=False,
+    )
+)
 
 
 def recommend(table: Mapping[str, Mapping[str, Any]]) -> str:
@@ -136,8 +162,10 @@ def recommend(table: Mapping[str, Mapping[str, Any]]) -> str:
     if not tied:
         runner = ranked[1]
         gap = statistics.fmean(finished[runner]["errors"]) - mean
-        return (f"Use {best}: {mean:.2f} % test error, {gap:.2f} points below the next best ({runner}), beyond 2 "
-                "standard errors of the paired difference.")  # fmt: skip
+        return (
+            f"Use {best}: {mean:.2f} % test error, {gap:.2f} points below the next best ({runner}), beyond 2 "
+            "standard errors of the paired difference."
+        )
     cheapest = min([best, *tied], key=lambda label: (finished[label]["passes"], label))
     return (
         f"The data cannot tell {best} ({mean:.2f} %) apart from {', '.join(tied)} (within 2 standard errors); "

@@ -114,8 +114,10 @@ def run_comparison(
     if comparison.val_per_class is None:
         comparison = dataclasses.replace(comparison, val_per_class=max(1, min(500, smallest - comparison.per_class)))
     if comparison.per_class + comparison.val_per_class > smallest:
-        raise ValueError(f"per_class {comparison.per_class} + val_per_class {comparison.val_per_class} exceed the "
-                         f"{smallest} training images of the smallest class: lower one of them")  # fmt: skip
+        raise ValueError(
+            f"per_class {comparison.per_class} + val_per_class {comparison.val_per_class} exceed the "
+            f"{smallest} training images of the smallest class: lower one of them"
+        )
     scale = comparison_scale(comparison, num_classes=data.num_classes, fingerprint=data.fingerprint)
     cache = {"held": data}
     timer = StepTimer(_small(data, comparison.per_class))
@@ -127,13 +129,26 @@ def run_comparison(
             seconds = 0.0 if done else timer(config)
             total += seconds
             lines.append(f"{name}\t{cell.row}\t{cell.column}\t{seed}\t{'done' if done else 'todo'}\t{seconds:.0f}")
-        lines.append(f"total left: ~{total / 60:.0f} min on this machine (the tuned cells of methods whose tuning "
-                     "has not run yet are added once it has)")  # fmt: skip
+        lines.append(
+            f"total left: ~{total / 60:.0f} min on this machine (the tuned cells of methods whose tuning "
+            "has not run yet are added once it has)"
+        )
         return "\n".join(lines)
     for name, seeds, rows in _stages(comparison):
         log(f"compare: stage {name} ({', '.join(rows)}; {seeds} seed(s))")
-        run_experiment(name, scale, seeds, out, data_dir, runs_dir=runs_dir, rows=rows, log=log, estimate=timer,
-                       data_cache=_runner_cache(cache, data_dir, comparison), executor=executor)  # fmt: skip
+        run_experiment(
+            name,
+            scale,
+            seeds,
+            out,
+            data_dir,
+            runs_dir=runs_dir,
+            rows=rows,
+            log=log,
+            estimate=timer,
+            data_cache=_runner_cache(cache, data_dir, comparison),
+            executor=executor,
+        )
     report = render_comparison(comparison, scale, out, data_dir, plot=True)
     (out / f"compare_{comparison.dataset}.md").write_text(report)
     return report
@@ -150,8 +165,12 @@ def _runner_cache(cache: dict[str, Any], data_dir: str | None, comparison: Compa
     """The runner's data cache holding the data already loaded, under the runner's own key (no second decode)."""
     from saliency_grafting.data.registry import config_options
 
-    probe = TrainConfig(dataset=comparison.dataset, data_dir=data_dir, image_size=comparison.image_size,
-                        dataset_args=dict(comparison.dataset_args))  # fmt: skip
+    probe = TrainConfig(
+        dataset=comparison.dataset,
+        data_dir=data_dir,
+        image_size=comparison.image_size,
+        dataset_args=dict(comparison.dataset_args),
+    )
     key = json.dumps([probe.dataset, probe.data_dir, probe.image_size, config_options(probe)], sort_keys=True)
     return {key: cache["held"]}
 
@@ -170,8 +189,9 @@ def render_comparison(
         if tuned and chosen.get(cell.row, {}).get("label") == "default":
             continue  # the selection is the default: the same runs as the default row
         label = _label(cell, tuned, chosen)
-        row = table.setdefault(label, {"errors": [], "seeds": [], "walls": [], "config": cell.config,
-                                       "passes": epoch_passes(cell.config)})  # fmt: skip
+        row = table.setdefault(
+            label, {"errors": [], "seeds": [], "walls": [], "config": cell.config, "passes": epoch_passes(cell.config)}
+        )
         path = record_path(out, config)
         if path.exists() and seed not in row["seeds"]:
             record = json.loads(path.read_text())
@@ -179,17 +199,27 @@ def render_comparison(
             row["seeds"].append(seed)
             row["walls"].append(record["wall_seconds"])
     answer = recommend(table)
-    best = min((k for k in table if table[k]["errors"]), key=lambda k: statistics.fmean(table[k]["errors"]),
-               default=None)  # fmt: skip
-    lines = [f"# Which augmentation for {comparison.dataset} ({data_dir or 'generated data'})", "", f"**{answer}**", "",
-             _setting(comparison, scale), "",
-             "| method (configuration) | test error (%) | vs the best (points, 2 s.e.) | passes / step | passes "
-             "(epochs) | wall (min / run) |", "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    best = min(
+        (k for k in table if table[k]["errors"]), key=lambda k: statistics.fmean(table[k]["errors"]), default=None
+    )
+    lines = [
+        f"# Which augmentation for {comparison.dataset} ({data_dir or 'generated data'})",
+        "",
+        f"**{answer}**",
+        "",
+        _setting(comparison, scale),
+        "",
+        "| method (configuration) | test error (%) | vs the best (points, 2 s.e.) | passes / step | passes "
+        "(epochs) | wall (min / run) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for label, row in sorted(table.items(), key=lambda kv: statistics.fmean(kv[1]["errors"] or [1e9])):
         versus = "—" if label == best or best is None else _versus(table[best], row)
         wall = f"{statistics.fmean(row['walls']) / 60:.1f}" if row["walls"] else "—"
-        lines.append(f"| {label} | {fmt(row['errors'])} | {versus} | {passes_per_step(row['config'])} | "
-                     f"{row['passes']} | {wall} |")  # fmt: skip
+        lines.append(
+            f"| {label} | {fmt(row['errors'])} | {versus} | {passes_per_step(row['config'])} | "
+            f"{row['passes']} | {wall} |"
+        )
     lines += ["", _selection_text(chosen, comparison), ""]
     if plot and any(row["errors"] for row in table.values()):
         path = _plot(table, out / f"compare_{comparison.dataset}.png")
@@ -218,13 +248,15 @@ def _versus(best: Mapping[str, Any], row: Mapping[str, Any]) -> str:
 
 def _setting(comparison: Comparison, scale: Scale) -> str:
     epochs = scale.epochs(comparison.per_class)
-    return (f"Setting: {comparison.model} {dict(comparison.model_args) or ''} on {comparison.dataset} "
-            f"(fingerprint {scale.fingerprint}), {comparison.per_class} training images per class, "
-            f"{comparison.val_per_class} more per class held out for tuning, {epochs} epochs of batch "
-            f"{comparison.batch_size}; "
-            f"{comparison.tune_seeds} tuning seed(s) and {comparison.seeds} fresh test seeds; "
-            f"{_test_split(comparison)}; protocols "
-            f"{', '.join(comparison.protocols)}. Test error in %, mean ± standard error over seeds.")  # fmt: skip
+    return (
+        f"Setting: {comparison.model} {dict(comparison.model_args) or ''} on {comparison.dataset} "
+        f"(fingerprint {scale.fingerprint}), {comparison.per_class} training images per class, "
+        f"{comparison.val_per_class} more per class held out for tuning, {epochs} epochs of batch "
+        f"{comparison.batch_size}; "
+        f"{comparison.tune_seeds} tuning seed(s) and {comparison.seeds} fresh test seeds; "
+        f"{_test_split(comparison)}; protocols "
+        f"{', '.join(comparison.protocols)}. Test error in %, mean ± standard error over seeds."
+    )
 
 
 def _test_split(comparison: Comparison) -> str:
@@ -235,9 +267,12 @@ def _test_split(comparison: Comparison) -> str:
 
 
 def _selection_text(chosen: Mapping[str, Any], comparison: Comparison) -> str:
-    parts = [f"{method}: {info['label']} ({info['val_error']:.2f} % on validation against "
-             f"{info['default_val_error']:.2f} % for the default)"
-             for method, info in chosen.items() if method in comparison.methods]  # fmt: skip
+    parts = [
+        f"{method}: {info['label']} ({info['val_error']:.2f} % on validation against "
+        f"{info['default_val_error']:.2f} % for the default)"
+        for method, info in chosen.items()
+        if method in comparison.methods
+    ]
     if not parts:
         return "Tuning: no selection yet (no tuned method has finished its tuning runs)."
     return "Tuning (seven configurations per method, chosen on the validation split): " + "; ".join(parts) + "."

@@ -24,9 +24,13 @@ __all__ = ["HELD_OUT", "LOCALIZATION_KEY", "METRICS", "add_localization", "held_
 
 LOCALIZATION_KEY = "localization"
 HELD_OUT = 10  # training images per class, with their boxes, on which each threshold is chosen
-METRICS = (("cam", "gt_known_loc", "CAM GT-known loc"), ("cam", "top1_loc", "CAM top-1 loc"),
-           ("cam", "max_box_acc_v2", "CAM MaxBoxAccV2"), ("forward", "gt_known_loc", "forward saliency GT-known loc"),
-           ("forward", "max_box_acc_v2", "forward saliency MaxBoxAccV2"))  # fmt: skip
+METRICS = (
+    ("cam", "gt_known_loc", "CAM GT-known loc"),
+    ("cam", "top1_loc", "CAM top-1 loc"),
+    ("cam", "max_box_acc_v2", "CAM MaxBoxAccV2"),
+    ("forward", "gt_known_loc", "forward saliency GT-known loc"),
+    ("forward", "max_box_acc_v2", "forward saliency MaxBoxAccV2"),
+)
 
 
 def held_out_split(full: Any, per_class: int | None, seed: int, count: int = HELD_OUT) -> tuple[Any, Any, Any]:
@@ -69,18 +73,25 @@ def _check(cells: Cells) -> str:
             continue
         rival = next(cell for cell in order if cell != sg) if len(order) > 1 else None
         versus = "" if rival is None else f", {claims.versus(cells, sg, rival, rival[0], key)}"
-        parts.append(f"{label} MaxBoxAccV2: SG ranks {order.index(sg) + 1} of {len(order)} ({means[sg]:.2f} %)"
-                     f"{versus}")  # fmt: skip
+        parts.append(f"{label} MaxBoxAccV2: SG ranks {order.index(sg) + 1} of {len(order)} ({means[sg]:.2f} %){versus}")
     return "; ".join(parts) + "." if parts else "no localization measured yet (sgraft reproduce wsol adds it)."
 
 
-register(Experiment(
-    name="wsol", title="Appendix A: weakly supervised object localization (Table 3's networks)",
-    claim="a network trained with SG localizes objects better", kind="table", table=_table, check=_check,
-    cells={"paper": lambda _, __: methods(TABLE3, TINY),
-           "cpu": lambda scale, _: grid(scale, TABLE3, (scale.main_size,), ("paper",))},
-    localization=True,
-))  # fmt: skip
+register(
+    Experiment(
+        name="wsol",
+        title="Appendix A: weakly supervised object localization (Table 3's networks)",
+        claim="a network trained with SG localizes objects better",
+        kind="table",
+        table=_table,
+        check=_check,
+        cells={
+            "paper": lambda _, __: methods(TABLE3, TINY),
+            "cpu": lambda scale, _: grid(scale, TABLE3, (scale.main_size,), ("paper",)),
+        },
+        localization=True,
+    )
+)
 
 
 def _log(line: str) -> None:
@@ -88,9 +99,16 @@ def _log(line: str) -> None:
 
 
 def add_localization(
-    name: str, scale: str, seeds: int, out: Path, runs_dir: Path, *, data_dir: Any = None,
-    retrain_missing: bool = False, log: Callable[[str], None] = _log,
-) -> int:  # fmt: skip
+    name: str,
+    scale: str,
+    seeds: int,
+    out: Path,
+    runs_dir: Path,
+    *,
+    data_dir: Any = None,
+    retrain_missing: bool = False,
+    log: Callable[[str], None] = _log,
+) -> int:
     """Add ``LOCALIZATION_KEY`` to every finished record of ``name`` without it, from its run directory."""
     from saliency_grafting.engine.localize import localization_scores
     from saliency_grafting.experiments.reference import _posthoc
@@ -102,9 +120,21 @@ def add_localization(
         data, config = trainer.data, trainer.config
         held = held_out_split(full, config.per_class, config.seed)
         test = (data.test_images, data.test_labels, data.test_boxes)
-        found = localization_scores(trainer.model, held, test, data.mean, data.std, device=trainer.device,
-                                    saliency_layer=config.saliency_layer)  # fmt: skip
+        found = localization_scores(
+            trainer.model, held, test, data.mean, data.std, device=trainer.device, saliency_layer=config.saliency_layer
+        )
         return {LOCALIZATION_KEY: {**found, "held_out_per_class": HELD_OUT}}
 
-    return _posthoc(name, scale, seeds, Path(out), Path(runs_dir), lambda record: LOCALIZATION_KEY in record, measure,
-                    data_dir=data_dir, cache=cache, log=log, retrain_missing=retrain_missing)  # fmt: skip
+    return _posthoc(
+        name,
+        scale,
+        seeds,
+        Path(out),
+        Path(runs_dir),
+        lambda record: LOCALIZATION_KEY in record,
+        measure,
+        data_dir=data_dir,
+        cache=cache,
+        log=log,
+        retrain_missing=retrain_missing,
+    )

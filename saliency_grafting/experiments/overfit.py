@@ -20,8 +20,15 @@ from saliency_grafting.experiments.scales import PROTOCOLS, Scale
 from saliency_grafting.experiments.settings import METHODS
 
 __all__ = [
-    "PROTOCOLS", "SALIENCY_SOURCES", "column", "epoch_passes", "grid", "passes_per_step", "protocol_config", "sized",
-]  # fmt: skip
+    "PROTOCOLS",
+    "SALIENCY_SOURCES",
+    "column",
+    "epoch_passes",
+    "grid",
+    "passes_per_step",
+    "protocol_config",
+    "sized",
+]
 
 # The appendix's saliency comparison: (source name, row label).
 SALIENCY_SOURCES = (("forward", "forward saliency"), ("input_gradient", "input gradient"), ("grad_cam", "Grad-CAM"))
@@ -32,8 +39,14 @@ def sized(scale: Scale, per_class: int, epochs: int | None = None) -> dict[str, 
     """The scale's base at ``per_class`` images per class: its budget's epochs (or ``epochs``), warm-up 5 % of the
     run, about 6 test evaluations per run."""
     epochs = epochs or scale.epochs(per_class)
-    return {**scale.data(), **scale.base, "per_class": per_class, "epochs": epochs,
-            "warmup_epochs": max(1, round(0.05 * epochs)), "eval_every": max(1, epochs // 6)}  # fmt: skip
+    return {
+        **scale.data(),
+        **scale.base,
+        "per_class": per_class,
+        "epochs": epochs,
+        "warmup_epochs": max(1, round(0.05 * epochs)),
+        "eval_every": max(1, epochs // 6),
+    }
 
 
 def passes_per_step(config: dict[str, Any]) -> int:
@@ -78,6 +91,10 @@ def column(size: int, protocol: str) -> str:
 
 def grid(scale: Scale, labels: list[str], sizes: tuple[int, ...], protocols: tuple[str, ...]) -> list[Cell]:
     """Each method of ``labels`` at each size under each protocol of the scale (columns ``"<size> · <protocol>"``)."""
-    return [Cell(label, column(size, protocol), protocol_config(scale, label, protocol, size), size=size,
-                 protocol=protocol)
-            for size in sizes for protocol in protocols if protocol in scale.protocols for label in labels]  # fmt: skip
+    return [
+        Cell(label, column(size, protocol), protocol_config(scale, label, protocol, size), size=size, protocol=protocol)
+        for size in sizes
+        for protocol in protocols
+        if protocol in scale.protocols
+        for label in labels
+    ]

@@ -199,8 +199,10 @@ def add_reference_occlusion(
     config = _reference_config(name, scale, out, data_dir) if reference is None else None
     reference = _run_files(Path(reference)) if config is None else runs_dir / run_key(config.to_dict())
     if config is not None and not record_path(out, config).exists():
-        raise ValueError(f"experiment {name!r}: the reference run {reference.name} has not finished (no record); "
-                         "run the experiment first")  # fmt: skip
+        raise ValueError(
+            f"experiment {name!r}: the reference run {reference.name} has not finished (no record); "
+            "run the experiment first"
+        )
 
     def done(record: dict[str, Any]) -> bool:
         return REFERENCE_KEY in record and record.get("occlusion_reference", {}).get("run") == reference.name
@@ -209,12 +211,16 @@ def add_reference_occlusion(
         return 0  # every record has it already: the reference network is not needed (nor trained again)
     if config is not None and not (reference / "checkpoint.pt").exists():  # the experiment's own, lost
         if not retrain_missing:
-            raise ValueError(f"experiment {name!r}: the reference run directory {reference} is gone; "
-                             "--retrain-missing trains it again")  # fmt: skip
+            raise ValueError(
+                f"experiment {name!r}: the reference run directory {reference} is gone; "
+                "--retrain-missing trains it again"
+            )
         log(f"[{name}] reference run {reference.name}: its run directory is gone, training it again")
         if retrain(config, out, runs_dir, cache=cache) is None:
-            raise ValueError(f"experiment {name!r}: the reference run {reference.name} is being trained by "
-                             "another process; add the reference occlusion when it is done")  # fmt: skip
+            raise ValueError(
+                f"experiment {name!r}: the reference run {reference.name} is being trained by "
+                "another process; add the reference occlusion when it is done"
+            )
     ref = load_run(reference, data_dir, cache)
     grid = get_scale(scale).occlusion_grid  # as in the runs' own occlusion
     identity = {"run": reference.name, "saliency": f"forward saliency of run {reference.name}, {grid}x{grid} regions"}
@@ -226,16 +232,34 @@ def add_reference_occlusion(
             errors[f"{fraction:g}"] = trainer.evaluate(transform)["top1_error"]
         return {REFERENCE_KEY: errors, "occlusion_reference": identity}
 
-    updated = _posthoc(name, scale, seeds, out, runs_dir, done, measure, data_dir=data_dir, cache=cache, log=log,
-                       retrain_missing=retrain_missing)  # fmt: skip
+    updated = _posthoc(
+        name,
+        scale,
+        seeds,
+        out,
+        runs_dir,
+        done,
+        measure,
+        data_dir=data_dir,
+        cache=cache,
+        log=log,
+        retrain_missing=retrain_missing,
+    )
     ref.close()
     return updated
 
 
 def add_train_error(
-    name: str, scale: str, seeds: int, out: Path, runs_dir: Path, *, data_dir: str | None = None,
-    retrain_missing: bool = False, log: Callable[[str], None] = _log,
-) -> int:  # fmt: skip
+    name: str,
+    scale: str,
+    seeds: int,
+    out: Path,
+    runs_dir: Path,
+    *,
+    data_dir: str | None = None,
+    retrain_missing: bool = False,
+    log: Callable[[str], None] = _log,
+) -> int:
     """Add ``TRAIN_KEY`` (``runner.train_error``) to finished records made before runs recorded it themselves.
 
     Records whose run directory is gone are skipped, or trained again with ``retrain_missing``.
@@ -245,5 +269,16 @@ def add_train_error(
         return {TRAIN_KEY: train_error(trainer)}
 
     cache: dict[str, Any] = {}
-    return _posthoc(name, scale, seeds, Path(out), Path(runs_dir), lambda record: TRAIN_KEY in record, measure,
-                    data_dir=data_dir, cache=cache, log=log, retrain_missing=retrain_missing)  # fmt: skip
+    return _posthoc(
+        name,
+        scale,
+        seeds,
+        Path(out),
+        Path(runs_dir),
+        lambda record: TRAIN_KEY in record,
+        measure,
+        data_dir=data_dir,
+        cache=cache,
+        log=log,
+        retrain_missing=retrain_missing,
+    )

@@ -73,12 +73,25 @@ def render(
     walls = [json.loads(path.read_text())["wall_seconds"] for path in paths if path.exists()]
     planned, finished, wall = len(paths), len(walls), sum(walls)
     layout = {(cell.row, cell.column): cell for cell, _, _ in runs}
-    ctx = ReportContext(experiment=experiment, scale=scale, seeds=seeds, out=out, cells=cells, rows=rows,
-                        columns=columns, layout=layout, plot_dir=plot_dir if finished else None)  # fmt: skip
+    ctx = ReportContext(
+        experiment=experiment,
+        scale=scale,
+        seeds=seeds,
+        out=out,
+        cells=cells,
+        rows=rows,
+        columns=columns,
+        layout=layout,
+        plot_dir=plot_dir if finished else None,
+    )
     lines = [f"### {experiment.title}", "", setting(name, scale), ""]
     lines += (experiment.table or standard_table)(ctx)
-    lines += ["", f"{experiment.error_label} error (%), mean ± standard error over seeds; {finished} of {planned} "
-              f"distinct runs finished; {wall / 60:.0f} min of training and testing.", ""]  # fmt: skip
+    lines += [
+        "",
+        f"{experiment.error_label} error (%), mean ± standard error over seeds; {finished} of {planned} "
+        f"distinct runs finished; {wall / 60:.0f} min of training and testing.",
+        "",
+    ]
     lines += [f"Check of the claim ({experiment.claim}): {check_claim(name, cells)}", ""]
     for section in experiment.extras.get(scale.family, ()):
         lines += section(ctx)

@@ -59,8 +59,11 @@ def protocol_verdicts(cells: dict[Any, Any], columns: dict[str, tuple[int, str]]
 
 def compute_table(name: str, scale: Scale, cells: dict[Any, Any], records: Path | None = None) -> list[str]:
     """Markdown rows per cell: training vs test error (the overfitting gap) and the compute it took."""
-    lines = ["| method | setting | train error (%) | test error (%) | gap | passes / step | epochs | passes (epochs) "
-             "| wall (min / run) |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines = [
+        "| method | setting | train error (%) | test error (%) | gap | passes / step | epochs | passes (epochs) "
+        "| wall (min / run) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for cell in cells_for(name, scale, records=records):
         values = cells.get((cell.row, cell.column), {})
         train = values.get("train_clean_top1_error") or values.get("train_top1_error", [])
@@ -92,8 +95,10 @@ def curves(name: str, scale: str, seeds: int, out: Path) -> dict[str, list[list[
 def mean_curve(runs: list[list[dict[str, float]]]) -> list[tuple[float, float]]:
     """``(mean seconds, mean error)`` at each evaluation that every run has (runs are aligned by evaluation index)."""
     length = min(len(run) for run in runs)
-    return [(statistics.fmean(r[i]["train_seconds"] for r in runs), statistics.fmean(r[i]["top1_error"] for r in runs))
-            for i in range(length)]  # fmt: skip
+    return [
+        (statistics.fmean(r[i]["train_seconds"] for r in runs), statistics.fmean(r[i]["top1_error"] for r in runs))
+        for i in range(length)
+    ]
 
 
 def budget_winners(means: dict[str, list[tuple[float, float]]]) -> str:
@@ -104,8 +109,11 @@ def budget_winners(means: dict[str, list[tuple[float, float]]]) -> str:
     budgets = sorted({t for points in means.values() for t, _ in points})
     spans: list[list[Any]] = []  # [winner, error, first budget, last budget]
     for budget in budgets:
-        reached = {row: [e for t, e in points if t <= budget][-1] for row, points in means.items()
-                   if points and points[0][0] <= budget}  # fmt: skip
+        reached = {
+            row: [e for t, e in points if t <= budget][-1]
+            for row, points in means.items()
+            if points and points[0][0] <= budget
+        }
         winner = min(reached, key=reached.__getitem__)
         if spans and spans[-1][0] == winner:
             spans[-1][1], spans[-1][3] = reached[winner], budget
@@ -113,8 +121,12 @@ def budget_winners(means: dict[str, list[tuple[float, float]]]) -> str:
             spans.append([winner, reached[winner], budget, budget])
     if not spans:
         return "no curves yet."
-    parts = [f"{start:.0f}-{end:.0f} s: {winner} ({error:.2f} %)" if end > start else
-             f"{start:.0f} s: {winner} ({error:.2f} %)" for winner, error, start, end in spans]  # fmt: skip
+    parts = [
+        f"{start:.0f}-{end:.0f} s: {winner} ({error:.2f} %)"
+        if end > start
+        else f"{start:.0f} s: {winner} ({error:.2f} %)"
+        for winner, error, start, end in spans
+    ]
     return "lowest mean test error by training-time budget: " + "; ".join(parts) + "."
 
 

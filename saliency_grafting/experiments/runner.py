@@ -24,9 +24,19 @@ from saliency_grafting.experiments.scales import Scale, get_scale
 from saliency_grafting.experiments.scales.cifar10 import CIFAR10_JPEG
 
 __all__ = [
-    "OCCLUSION_FRACTIONS", "TRAIN_KEY", "claim", "learning_curve", "plan", "record_path", "run_cell", "run_experiment",
-    "run_key", "selected", "train_error", "write_record",
-]  # fmt: skip
+    "OCCLUSION_FRACTIONS",
+    "TRAIN_KEY",
+    "claim",
+    "learning_curve",
+    "plan",
+    "record_path",
+    "run_cell",
+    "run_experiment",
+    "run_key",
+    "selected",
+    "train_error",
+    "write_record",
+]
 
 OCCLUSION_FRACTIONS = (0.0, 0.125, 0.25)
 TRAIN_KEY = "train_top1_error_clean"  # the final weights' error on the run's own training subset, no augmentation
@@ -36,9 +46,12 @@ TRAIN_KEY = "train_top1_error_clean"  # the final weights' error on the run's ow
 # values, so that a new field never orphans the records made before it. Every run before ``data_fingerprint``
 # read generated data or the CIFAR-10 JPEG archive.
 _ADDED_FIELDS: dict[str, tuple[Any, ...]] = {
-    "saliency": ("auto",), "mix_reduction": ("sum",), "val_per_class": (None,), "dataset_args": ({},),
+    "saliency": ("auto",),
+    "mix_reduction": ("sum",),
+    "val_per_class": (None,),
+    "dataset_args": ({},),
     "data_fingerprint": (None, CIFAR10_JPEG),
-}  # fmt: skip
+}
 DataDirs = str | Mapping[str, str] | None  # one folder, or one per dataset name
 
 
@@ -55,8 +68,13 @@ def learning_curve(history: list[dict[str, Any]]) -> list[dict[str, float]]:
     for metrics in history:
         elapsed += metrics["seconds"]
         if "test_top1_error" in metrics:
-            curve.append({"epoch": metrics["epoch"], "train_seconds": round(elapsed, 3),
-                          "top1_error": metrics["test_top1_error"]})  # fmt: skip
+            curve.append(
+                {
+                    "epoch": metrics["epoch"],
+                    "train_seconds": round(elapsed, 3),
+                    "top1_error": metrics["test_top1_error"],
+                }
+            )
     return curve
 
 
@@ -119,8 +137,9 @@ def plan(
             dataset = values.get("dataset", "synthetic")
             if dataset != "synthetic":
                 values["data_dir"] = data_root(data_dir, dataset)
-                values["data_fingerprint"] = data_fingerprint(scale, dataset, values["data_dir"],
-                                                              values.get("dataset_args", {}))  # fmt: skip
+                values["data_fingerprint"] = data_fingerprint(
+                    scale, dataset, values["data_dir"], values.get("dataset_args", {})
+                )
             runs.append((cell, seed, TrainConfig.from_dict(values)))
     return runs
 
@@ -154,8 +173,9 @@ def _dataset(config: TrainConfig, cache: dict[str, Any]) -> Any:
     key = json.dumps([config.dataset, config.data_dir, config.image_size, config_options(config)], sort_keys=True)
     if key not in cache:
         cache.clear()  # hold one dataset at a time
-        cache[key] = load_dataset(config.dataset, config.data_dir, image_size=config.image_size,
-                                  **config_options(config))  # fmt: skip
+        cache[key] = load_dataset(
+            config.dataset, config.data_dir, image_size=config.image_size, **config_options(config)
+        )
     data = cache[key]
     check_fingerprint(data, config.data_fingerprint, config.data_dir)
     if config.per_class is None:
@@ -174,8 +194,9 @@ def train_error(trainer: Any) -> float:
     from saliency_grafting.engine import evaluate, make_loaders
 
     data = trainer.data
-    own = dataclasses.replace(data, test_images=data.train_images, test_labels=data.train_labels,
-                              test_files=data.train_files)  # fmt: skip
+    own = dataclasses.replace(
+        data, test_images=data.train_images, test_labels=data.train_labels, test_files=data.train_files
+    )
     loader = make_loaders(own, trainer.config, trainer.device)[1]
     return evaluate(trainer.net, loader, autocast=trainer.autocast)["top1_error"]
 

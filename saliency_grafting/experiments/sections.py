@@ -35,8 +35,10 @@ def standard_table(ctx: ReportContext) -> list[str]:
     cells, rows, columns = ctx.cells, ctx.rows, ctx.columns
     if columns == [""]:
         metrics = ctx.experiment.metrics
-        lines = ["| method | " + " | ".join(m.replace("_", " ") + " (%)" for m in metrics) + " |",
-                 "|---" + "|---:" * len(metrics) + "|"]  # fmt: skip
+        lines = [
+            "| method | " + " | ".join(m.replace("_", " ") + " (%)" for m in metrics) + " |",
+            "|---" + "|---:" * len(metrics) + "|",
+        ]
         for row in rows:
             lines.append(f"| {row} | " + " | ".join(fmt(cells[(row, "")].get(m, [])) for m in metrics) + " |")
         return lines
@@ -53,8 +55,13 @@ def occlusion_tables(ctx: ReportContext) -> list[str]:
     header = [f"k = {100 * f:g} %" for f in OCCLUSION_FRACTIONS]
     tables = [("occluded", "Ranked by each network's own forward saliency (sum_c |A_c| of its last conv stage):")]
     if any(v.get(f"reference_{OCCLUSION_FRACTIONS[-1]:g}") for v in cells.values()):
-        tables.append(("reference", "Ranked by one reference network's forward saliency for every method (the "
-                       "Vanilla seed-0 run unless stated), so every method loses the same regions:"))  # fmt: skip
+        tables.append(
+            (
+                "reference",
+                "Ranked by one reference network's forward saliency for every method (the "
+                "Vanilla seed-0 run unless stated), so every method loses the same regions:",
+            )
+        )
     lines = []
     for prefix, caption in tables:
         lines += [caption, "", "| method | " + " | ".join(header) + " |", "|---" + "|---:" * len(header) + "|"]
@@ -96,9 +103,11 @@ def tuned_selection(ctx: ReportContext) -> list[str]:
     if not selection:
         lines.append("No selection yet: no method has a seed finished by all its tune configurations.")
     for method, chosen in selection.items():
-        lines.append(f"- {method}: selected {chosen['label']} on validation ({chosen['val_error']:.2f} % vs "
-                     f"{chosen['default_val_error']:.2f} % for the default, seeds "
-                     f"{', '.join(map(str, chosen['seeds']))}).")  # fmt: skip
+        lines.append(
+            f"- {method}: selected {chosen['label']} on validation ({chosen['val_error']:.2f} % vs "
+            f"{chosen['default_val_error']:.2f} % for the default, seeds "
+            f"{', '.join(map(str, chosen['seeds']))})."
+        )
     return [*lines, "", "The tuned and default cells run on fresh seeds against the test set; see the tune table.", ""]
 
 
@@ -108,11 +117,19 @@ def error_by_size(ctx: ReportContext) -> list[str]:
         return []
     series = {}
     for row in ctx.rows:
-        points = [(float(ctx.layout[(r, c)].size), *mean_se(v["top1_error"])) for (r, c), v in ctx.cells.items()
-                  if r == row and ctx.layout[(r, c)].protocol == "paper" and v.get("top1_error")]  # fmt: skip
+        points = [
+            (float(ctx.layout[(r, c)].size), *mean_se(v["top1_error"]))
+            for (r, c), v in ctx.cells.items()
+            if r == row and ctx.layout[(r, c)].protocol == "paper" and v.get("top1_error")
+        ]
         series[row] = sorted(points)
-    path = report_cpu.plot_lines(series, "Test error against images per class (paper protocol)", "images per class",
-                                 ctx.plot_dir / plot_name(ctx.experiment.name, ctx.scale), log_x=True)  # fmt: skip
+    path = report_cpu.plot_lines(
+        series,
+        "Test error against images per class (paper protocol)",
+        "images per class",
+        ctx.plot_dir / plot_name(ctx.experiment.name, ctx.scale),
+        log_x=True,
+    )
     return [f"![error against images per class]({path.name})", ""]
 
 
@@ -120,12 +137,19 @@ def wallclock(ctx: ReportContext) -> list[str]:
     """Which method is best at each training-time budget, from the learning curves (and their plot)."""
     curves = report_cpu.curves(ctx.experiment.name, ctx.scale, ctx.seeds, ctx.out)
     means = {row: report_cpu.mean_curve(runs) for row, runs in curves.items()}
-    lines = [f"Wall clock: {report_cpu.budget_winners(means)} An evaluation part-way through a run is not a "
-             "run trained for that budget (its learning rate has not decayed yet).", ""]  # fmt: skip
+    lines = [
+        f"Wall clock: {report_cpu.budget_winners(means)} An evaluation part-way through a run is not a "
+        "run trained for that budget (its learning rate has not decayed yet).",
+        "",
+    ]
     if ctx.plot_dir is not None and means:
         series: dict[str, Any] = {row: [(t, e, math.nan) for t, e in points] for row, points in means.items()}
-        path = report_cpu.plot_lines(series, "Test error against training time (mean over seeds)", "training seconds",
-                                     ctx.plot_dir / plot_name(ctx.experiment.name, ctx.scale))  # fmt: skip
+        path = report_cpu.plot_lines(
+            series,
+            "Test error against training time (mean over seeds)",
+            "training seconds",
+            ctx.plot_dir / plot_name(ctx.experiment.name, ctx.scale),
+        )
         lines += [f"![error against training time]({path.name})", ""]
     return lines
 

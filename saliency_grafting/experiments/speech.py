@@ -28,14 +28,21 @@ def _speech(scale: Scale) -> list[Cell]:
         options = {**scale.dataset_args, "split": "speaker", "fold": fold}
         for cell in grid(scale, SPEECH, (scale.main_size,), ("paper",)):
             column = f"speaker {fold} held out · paper"
-            cells.append(Cell(cell.row, column, {**cell.config, "dataset_args": options}, size=cell.size,
-                              protocol=cell.protocol))  # fmt: skip
+            cells.append(
+                Cell(cell.row, column, {**cell.config, "dataset_args": options}, size=cell.size, protocol=cell.protocol)
+            )
     return cells
 
 
-register(Experiment(
-    name="speech", title="Appendix A: spoken digits (log-mel spectrograms), against SpecAugment",
-    claim="SG improves on the baselines for speech, on the official split and on a new speaker", kind="table",
-    check=claims.sg_rank(), cells={"cpu": lambda scale, _: _speech(scale)},
-    extras=sections.cpu_report(sections.protocol_verdicts), min_seeds={"cpu": 5},
-))  # fmt: skip
+register(
+    Experiment(
+        name="speech",
+        title="Appendix A: spoken digits (log-mel spectrograms), against SpecAugment",
+        claim="SG improves on the baselines for speech, on the official split and on a new speaker",
+        kind="table",
+        check=claims.sg_rank(),
+        cells={"cpu": lambda scale, _: _speech(scale)},
+        extras=sections.cpu_report(sections.protocol_verdicts),
+        min_seeds={"cpu": 5},
+    )
+)

@@ -21,47 +21,73 @@ def _recipe(base: dict[str, Any]) -> list[Cell]:
     cells = []
     for label in ("Mixup", "CutMix", SG):
         both, mixed = ({}, {"objective": "mixed"}) if label == SG else ({"objective": "clean+mixed"}, {})
-        cells += [Cell(label, "clean + mixed", {**base, **METHODS[label], **both}),
-                  Cell(label, "mixed only", {**base, **METHODS[label], **mixed})]  # fmt: skip
+        cells += [
+            Cell(label, "clean + mixed", {**base, **METHODS[label], **both}),
+            Cell(label, "mixed only", {**base, **METHODS[label], **mixed}),
+        ]
     return cells
 
 
 # Not in the paper: SG learns from the clean and the grafted batch, the baselines from the mixed batch only.
-register(Experiment(
-    name="recipe", title="Training objective: clean + mixed batch (SG's recipe) vs the mixed batch only",
-    claim="(not a claim of the paper) SG's edge over the baselines is not its clean loss", kind="table",
-    check=claims.best_per_column(claims.paired_rows("clean + mixed", "mixed only")),
-    cells={"paper": lambda _, __: _recipe(WRN), "cpu-small": lambda _, __: _recipe(CPU_SMALL),
-           "cpu": lambda scale, _: grid(scale, ["Mixup", "CutMix", SG], (scale.main_size,),
-                                        ("paper", "same objective"))},
-    extras=sections.cpu_report(),
-))  # fmt: skip
+register(
+    Experiment(
+        name="recipe",
+        title="Training objective: clean + mixed batch (SG's recipe) vs the mixed batch only",
+        claim="(not a claim of the paper) SG's edge over the baselines is not its clean loss",
+        kind="table",
+        check=claims.best_per_column(claims.paired_rows("clean + mixed", "mixed only")),
+        cells={
+            "paper": lambda _, __: _recipe(WRN),
+            "cpu-small": lambda _, __: _recipe(CPU_SMALL),
+            "cpu": lambda scale, _: grid(
+                scale, ["Mixup", "CutMix", SG], (scale.main_size,), ("paper", "same objective")
+            ),
+        },
+        extras=sections.cpu_report(),
+    )
+)
 
-register(Experiment(
-    name="wallclock", title="Test error against training time (beyond the paper)",
-    claim="(not a claim of the paper) which method is best at each time budget", kind="curve", check=claims.sg_rank(),
-    cells={"paper": lambda _, __: methods(SCARCE, {**WRN, "per_class": 100}),
-           "cpu": lambda scale, _: grid(scale, SCARCE, (scale.main_size,), ("paper",))},
-    extras=sections.cpu_report(sections.wallclock),
-))  # fmt: skip
+register(
+    Experiment(
+        name="wallclock",
+        title="Test error against training time (beyond the paper)",
+        claim="(not a claim of the paper) which method is best at each time budget",
+        kind="curve",
+        check=claims.sg_rank(),
+        cells={
+            "paper": lambda _, __: methods(SCARCE, {**WRN, "per_class": 100}),
+            "cpu": lambda scale, _: grid(scale, SCARCE, (scale.main_size,), ("paper",)),
+        },
+        extras=sections.cpu_report(sections.wallclock),
+    )
+)
 
 
 def _saliency(sg: dict[str, Any], column: str) -> list[Cell]:
     """SG with each saliency source (forward: the default, so the same run as SG's cell on that base)."""
-    return [Cell(f"SG + {label}", column, {**sg, **({"saliency": source} if source != "forward" else {})})
-            for source, label in SALIENCY_SOURCES]  # fmt: skip
+    return [
+        Cell(f"SG + {label}", column, {**sg, **({"saliency": source} if source != "forward" else {})})
+        for source, label in SALIENCY_SOURCES
+    ]
 
 
 # The appendix: SG with forward vs backward saliency (cpu-small: not run; it tests the underfit regime).
-register(Experiment(
-    name="saliency", title="Appendix: SG with forward saliency against backward saliency",
-    claim="forward saliency is as good as backward saliency at no extra pass", kind="table",
-    check=claims.against(f"SG + {SALIENCY_SOURCES[0][1]}"),
-    cells={"paper": lambda _, __: _saliency({**WRN, **METHODS[SG]}, ""),
-           "cpu": lambda scale, _: _saliency(protocol_config(scale, SG, "paper", scale.main_size),
-                                             column(scale.main_size, "paper"))},
-    extras=sections.cpu_report(),
-))  # fmt: skip
+register(
+    Experiment(
+        name="saliency",
+        title="Appendix: SG with forward saliency against backward saliency",
+        claim="forward saliency is as good as backward saliency at no extra pass",
+        kind="table",
+        check=claims.against(f"SG + {SALIENCY_SOURCES[0][1]}"),
+        cells={
+            "paper": lambda _, __: _saliency({**WRN, **METHODS[SG]}, ""),
+            "cpu": lambda scale, _: _saliency(
+                protocol_config(scale, SG, "paper", scale.main_size), column(scale.main_size, "paper")
+            ),
+        },
+        extras=sections.cpu_report(),
+    )
+)
 
 
 def _sweep(base: dict[str, Any]) -> list[Cell]:
@@ -76,41 +102,63 @@ def _sweep(base: dict[str, Any]) -> list[Cell]:
 
 
 # The cpu scale tunes on a validation split (experiment "tune") instead, never on the test set.
-register(Experiment(
-    name="sweep", title="SG's free hyper-parameters, one at a time around the defaults",
-    claim="(not a claim of the paper) the documented defaults are reasonable", kind="table",
-    check=claims.best_per_column(),
-    cells={"paper": lambda _, __: _sweep(WRN), "cpu-small": lambda _, __: _sweep(CPU_SMALL)},
-))  # fmt: skip
+register(
+    Experiment(
+        name="sweep",
+        title="SG's free hyper-parameters, one at a time around the defaults",
+        claim="(not a claim of the paper) the documented defaults are reasonable",
+        kind="table",
+        check=claims.best_per_column(),
+        cells={"paper": lambda _, __: _sweep(WRN), "cpu-small": lambda _, __: _sweep(CPU_SMALL)},
+    )
+)
 
-register(Experiment(
-    name="tune", title="Tuning on a validation split (held-out training images, never the test set)",
-    claim="(not a claim of the paper) every method gets the same tuning budget", kind="table",
-    table=sections.tune_table, error_label="Validation", check=claims.tune_best,
-    cells={"cpu": lambda scale, _: tune_cells(scale)},
-))  # fmt: skip
+register(
+    Experiment(
+        name="tune",
+        title="Tuning on a validation split (held-out training images, never the test set)",
+        claim="(not a claim of the paper) every method gets the same tuning budget",
+        kind="table",
+        table=sections.tune_table,
+        error_label="Validation",
+        check=claims.tune_best,
+        cells={"cpu": lambda scale, _: tune_cells(scale)},
+    )
+)
 
-register(Experiment(
-    name="tuned", title="Each method's default and validation-selected configuration, fresh seeds, test set",
-    claim="(not a claim of the paper) SG's standing survives fair tuning", kind="table",
-    check=claims.sg_rank(claims.paired_rows("tuned", "default")),
-    cells={"cpu": lambda scale, records: tuned_cells(scale, records)},
-    extras=sections.cpu_report(sections.tuned_selection),
-))  # fmt: skip
+register(
+    Experiment(
+        name="tuned",
+        title="Each method's default and validation-selected configuration, fresh seeds, test set",
+        claim="(not a claim of the paper) SG's standing survives fair tuning",
+        kind="table",
+        check=claims.sg_rank(claims.paired_rows("tuned", "default")),
+        cells={"cpu": lambda scale, records: tuned_cells(scale, records)},
+        extras=sections.cpu_report(sections.tuned_selection),
+    )
+)
 
 
 def _fastpath(scale: Scale) -> list[Cell]:
     """Table 5's Vanilla cell at the main size (bf16 autocast + channels-last, the same runs) against fp32."""
     fast = protocol_config(scale, "Vanilla", "paper", scale.main_size)
-    return [Cell("Vanilla", "bf16 + channels-last", fast),
-            Cell("Vanilla", "fp32", {**fast, "amp": "none", "channels_last": False})]  # fmt: skip
+    return [
+        Cell("Vanilla", "bf16 + channels-last", fast),
+        Cell("Vanilla", "fp32", {**fast, "amp": "none", "channels_last": False}),
+    ]
 
 
-register(Experiment(
-    name="fastpath", title="bf16 autocast + channels-last against fp32 (Vanilla, 100 per class)",
-    claim="(not a claim of the paper) the fast path gives the same accuracy as fp32", kind="table",
-    check=claims.fastpath_speed, cells={"cpu": lambda scale, _: _fastpath(scale)}, extras=sections.cpu_report(),
-))  # fmt: skip
+register(
+    Experiment(
+        name="fastpath",
+        title="bf16 autocast + channels-last against fp32 (Vanilla, 100 per class)",
+        claim="(not a claim of the paper) the fast path gives the same accuracy as fp32",
+        kind="table",
+        check=claims.fastpath_speed,
+        cells={"cpu": lambda scale, _: _fastpath(scale)},
+        extras=sections.cpu_report(),
+    )
+)
 
 
 # Narrower networks than the cpu scale's (widths 16-128), for the criterion "the smallest that overfits", and at
@@ -138,9 +186,14 @@ def _network(scale: Scale) -> list[Cell]:
     return cells
 
 
-register(Experiment(
-    name="network", title="Which network overfits: Vanilla's training and test error by width and images per class",
-    claim="(the cpu scale's criterion) the smallest network with training error <= 2 % and test error >= 15 "
-          "points higher at every size", kind="table",
-    check=claims.overfit_criterion, cells={"cpu": lambda scale, _: _network(scale)},
-))  # fmt: skip
+register(
+    Experiment(
+        name="network",
+        title="Which network overfits: Vanilla's training and test error by width and images per class",
+        claim="(the cpu scale's criterion) the smallest network with training error <= 2 % and test error >= 15 "
+        "points higher at every size",
+        kind="table",
+        check=claims.overfit_criterion,
+        cells={"cpu": lambda scale, _: _network(scale)},
+    )
+)

@@ -21,7 +21,7 @@ from saliency_grafting.experiments.settings import (
     TINY,
     WRN,
     methods,
-)  # fmt: skip
+)
 
 __all__: list[str] = []
 
@@ -31,19 +31,36 @@ _TOP5 = ("top1_error", "top5_error")
 def _method_table(name: str, title: str, claim: str, labels: list[str], paper: dict[str, Any], cpu: list[str]) -> None:
     """A table of methods: ``labels`` on ``paper``'s base, on the cpu-small base, and ``cpu`` at the scale's main
     size under the paper protocol."""
-    register(Experiment(
-        name=name, title=title, claim=claim, kind="table", metrics=_TOP5, check=claims.sg_rank(),
-        cells={"paper": lambda _, __: methods(labels, paper), "cpu-small": lambda _, __: methods(labels, CPU_SMALL),
-               "cpu": lambda scale, _: grid(scale, cpu, (scale.main_size,), ("paper",))},
-        extras=sections.cpu_report(sections.protocol_verdicts),
-    ))  # fmt: skip
+    register(
+        Experiment(
+            name=name,
+            title=title,
+            claim=claim,
+            kind="table",
+            metrics=_TOP5,
+            check=claims.sg_rank(),
+            cells={
+                "paper": lambda _, __: methods(labels, paper),
+                "cpu-small": lambda _, __: methods(labels, CPU_SMALL),
+                "cpu": lambda scale, _: grid(scale, cpu, (scale.main_size,), ("paper",)),
+            },
+            extras=sections.cpu_report(sections.protocol_verdicts),
+        )
+    )
 
 
-_method_table("table1", "Table 1: PyramidNet-200 on CIFAR-100, all methods",
-              "SG (and SG + ShakeDrop) has the lowest error", TABLE1, PYRAMID, [*TABLE1, "AugMix"])  # fmt: skip
+_method_table(
+    "table1",
+    "Table 1: PyramidNet-200 on CIFAR-100, all methods",
+    "SG (and SG + ShakeDrop) has the lowest error",
+    TABLE1,
+    PYRAMID,
+    [*TABLE1, "AugMix"],
+)
 _method_table("table2", "Table 2: WRN28-10 on CIFAR-100", "SG has the lowest error", TABLE2, WRN, TABLE2)
-_method_table("table3", "Table 3: ResNet-18 on Tiny-ImageNet", "SG has the lowest top-1 and top-5 error", TABLE3,
-              TINY, TABLE3)  # fmt: skip
+_method_table(
+    "table3", "Table 3: ResNet-18 on Tiny-ImageNet", "SG has the lowest top-1 and top-5 error", TABLE3, TINY, TABLE3
+)
 _method_table("table4", "Table 4: ResNet-50 on ImageNet", "SG has the lowest error", TABLE4, IMAGENET, TABLE4)
 
 
@@ -65,23 +82,40 @@ def _scarce(base: dict[str, Any], epochs: bool) -> list[Cell]:
     return cells
 
 
-register(Experiment(
-    name="table5", title="Table 5: data scarcity (images per class)",
-    claim="SG has the lowest error at every data size", kind="table", check=claims.sg_rank(),
-    cells={"paper": lambda _, __: _scarce(WRN, False), "cpu-small": lambda _, __: _scarce(CPU_SMALL, True),
-           "cpu": lambda scale, _: _scarce_cpu(scale)},
-    extras=sections.cpu_report(sections.protocol_verdicts, sections.error_by_size),
-))  # fmt: skip
+register(
+    Experiment(
+        name="table5",
+        title="Table 5: data scarcity (images per class)",
+        claim="SG has the lowest error at every data size",
+        kind="table",
+        check=claims.sg_rank(),
+        cells={
+            "paper": lambda _, __: _scarce(WRN, False),
+            "cpu-small": lambda _, __: _scarce(CPU_SMALL, True),
+            "cpu": lambda scale, _: _scarce_cpu(scale),
+        },
+        extras=sections.cpu_report(sections.protocol_verdicts, sections.error_by_size),
+    )
+)
 
-register(Experiment(
-    name="table6", title="Table 6: occlusion of the top-k % salient regions",
-    claim="SG is the most robust as more of the salient area is removed", kind="table", occlusion=True,
-    table=sections.occlusion_tables, check=claims.occlusion_ranking,
-    cells={"paper": lambda _, __: methods(OCCLUDED, TINY), "cpu-small": lambda _, __: methods(OCCLUDED, CPU_SMALL),
-           "cpu": lambda scale, _: grid(scale, OCCLUDED, (scale.main_size,), ("paper",))},
-    extras=sections.cpu_report(),
-    min_seeds={"cpu": 5},  # at 3 seeds SG against CutMix at 12.5 % was +0.47, 2 s.e. 0.61
-))  # fmt: skip
+register(
+    Experiment(
+        name="table6",
+        title="Table 6: occlusion of the top-k % salient regions",
+        claim="SG is the most robust as more of the salient area is removed",
+        kind="table",
+        occlusion=True,
+        table=sections.occlusion_tables,
+        check=claims.occlusion_ranking,
+        cells={
+            "paper": lambda _, __: methods(OCCLUDED, TINY),
+            "cpu-small": lambda _, __: methods(OCCLUDED, CPU_SMALL),
+            "cpu": lambda scale, _: grid(scale, OCCLUDED, (scale.main_size,), ("paper",)),
+        },
+        extras=sections.cpu_report(),
+        min_seeds={"cpu": 5},  # at 3 seeds SG against CutMix at 12.5 % was +0.47, 2 s.e. 0.61
+    )
+)
 
 
 def _ablation(bases: list[tuple[str, dict[str, Any]]]) -> list[Cell]:
@@ -91,16 +125,26 @@ def _ablation(bases: list[tuple[str, dict[str, Any]]]) -> list[Cell]:
         "Stochastic + area labels": {"label_mixing": "area"},
         "Stochastic + saliency labels": {},
     }
-    return [Cell(row, column, {**cfg, "mixer": "saliency_grafting", "mixer_args": args})
-            for column, cfg in bases for row, args in variants.items()]  # fmt: skip
+    return [
+        Cell(row, column, {**cfg, "mixer": "saliency_grafting", "mixer_args": args})
+        for column, cfg in bases
+        for row, args in variants.items()
+    ]
 
 
-register(Experiment(
-    name="table7", title="Table 7: ablation of selection and label mixing",
-    claim="stochastic selection + saliency labels is best", kind="table", check=claims.best_per_column(),
-    cells={"paper": lambda _, __: _ablation([("WRN28-10", WRN), ("PyramidNet-200", PYRAMID)]),
-           "cpu-small": lambda _, __: _ablation([("resnet_tiny", CPU_SMALL)]),
-           "cpu": lambda scale, _: _ablation([(column(scale.main_size, "paper"), sized(scale, scale.main_size))])},
-    extras=sections.cpu_report(),
-    min_seeds={"cpu": 5},  # at 3 seeds every paired difference was within 2 s.e. (0.53 against 2.26)
-))  # fmt: skip
+register(
+    Experiment(
+        name="table7",
+        title="Table 7: ablation of selection and label mixing",
+        claim="stochastic selection + saliency labels is best",
+        kind="table",
+        check=claims.best_per_column(),
+        cells={
+            "paper": lambda _, __: _ablation([("WRN28-10", WRN), ("PyramidNet-200", PYRAMID)]),
+            "cpu-small": lambda _, __: _ablation([("resnet_tiny", CPU_SMALL)]),
+            "cpu": lambda scale, _: _ablation([(column(scale.main_size, "paper"), sized(scale, scale.main_size))]),
+        },
+        extras=sections.cpu_report(),
+        min_seeds={"cpu": 5},  # at 3 seeds every paired difference was within 2 s.e. (0.53 against 2.26)
+    )
+)

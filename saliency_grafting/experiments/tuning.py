@@ -40,16 +40,31 @@ def _mix(**kwargs: Any) -> dict[str, Any]:
 # Six configurations besides the default for every tuned method. The warm-up (clean epochs before mixing; 6 of 120
 # by default) is tuned for every method, as it is one of SG's open choices.
 GRID: dict[str, dict[str, dict[str, Any]]] = {
-    "Mixup": {**{f"alpha = {a:g}": _mix(alpha=a) for a in (0.1, 0.2, 0.5, 2.0, 4.0)},
-              "warm-up 0": {"warmup_epochs": 0}},
-    "CutMix": {**{f"alpha = {a:g}": _mix(alpha=a) for a in (0.1, 0.25, 0.5, 2.0, 4.0)},
-               "warm-up 0": {"warmup_epochs": 0}},
-    "PuzzleMix": {"alpha = 0.5": _mix(alpha=0.5), "alpha = 2": _mix(alpha=2.0), "beta = 0.8": _mix(beta=0.8),
-                  "beta = 1.6": _mix(beta=1.6), "gamma = 1": _mix(gamma=1.0), "warm-up 0": {"warmup_epochs": 0}},
-    "Saliency Grafting": {"T = 0.25": _mix(temperature=0.25), "T = 1": _mix(temperature=1.0),
-                          "alpha = 0.5": _mix(alpha=0.5), "alpha = 2": _mix(alpha=2.0),
-                          "grid 8 x 8": _mix(grid_sizes=[8]), "warm-up 0": {"warmup_epochs": 0}},
-}  # fmt: skip
+    "Mixup": {
+        **{f"alpha = {a:g}": _mix(alpha=a) for a in (0.1, 0.2, 0.5, 2.0, 4.0)},
+        "warm-up 0": {"warmup_epochs": 0},
+    },
+    "CutMix": {
+        **{f"alpha = {a:g}": _mix(alpha=a) for a in (0.1, 0.25, 0.5, 2.0, 4.0)},
+        "warm-up 0": {"warmup_epochs": 0},
+    },
+    "PuzzleMix": {
+        "alpha = 0.5": _mix(alpha=0.5),
+        "alpha = 2": _mix(alpha=2.0),
+        "beta = 0.8": _mix(beta=0.8),
+        "beta = 1.6": _mix(beta=1.6),
+        "gamma = 1": _mix(gamma=1.0),
+        "warm-up 0": {"warmup_epochs": 0},
+    },
+    "Saliency Grafting": {
+        "T = 0.25": _mix(temperature=0.25),
+        "T = 1": _mix(temperature=1.0),
+        "alpha = 0.5": _mix(alpha=0.5),
+        "alpha = 2": _mix(alpha=2.0),
+        "grid 8 x 8": _mix(grid_sizes=[8]),
+        "warm-up 0": {"warmup_epochs": 0},
+    },
+}
 
 
 def _configs(method: str) -> dict[str, dict[str, Any]]:
@@ -60,9 +75,17 @@ def _configs(method: str) -> dict[str, dict[str, Any]]:
 def tune_cells(scale: Scale) -> list[Cell]:
     """Stage 1: every configuration of every tuned method, evaluated on the validation split."""
     held_out = {"val_per_class": scale.val_per_class}
-    return [Cell(method, label, {**protocol_config(scale, method, "paper", scale.main_size), **extra, **held_out},
-                 size=scale.main_size, protocol="paper")
-            for method in GRID for label, extra in _configs(method).items()]  # fmt: skip
+    return [
+        Cell(
+            method,
+            label,
+            {**protocol_config(scale, method, "paper", scale.main_size), **extra, **held_out},
+            size=scale.main_size,
+            protocol="paper",
+        )
+        for method in GRID
+        for label, extra in _configs(method).items()
+    ]
 
 
 def select_tuned(out: Path, scale: str | Scale = "cpu", seeds: int = TUNE_SEEDS) -> dict[str, dict[str, Any]]:
@@ -87,8 +110,14 @@ def select_tuned(out: Path, scale: str | Scale = "cpu", seeds: int = TUNE_SEEDS)
             continue
         means = {label: sum(errors[s] for s in common) / len(common) for label, errors in by_label.items()}
         best = min(means, key=means.__getitem__)  # the first minimum: "default" comes first
-        selection[method] = {"label": best, "overrides": _configs(method)[best], "val_error": means[best],
-                             "default_val_error": means["default"], "seeds": common, "errors": means}  # fmt: skip
+        selection[method] = {
+            "label": best,
+            "overrides": _configs(method)[best],
+            "val_error": means[best],
+            "default_val_error": means["default"],
+            "seeds": common,
+            "errors": means,
+        }
     return selection
 
 

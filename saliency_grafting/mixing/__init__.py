@@ -68,8 +68,10 @@ def create_mixer(name: str, num_classes: int, **kwargs: Any) -> Mixer:
     ``"a+b"`` chains mixers (``cutout+mixup``); ``kwargs`` then go to every stage that accepts them.
     """
     if not isinstance(name, str):
-        raise TypeError(f"create_mixer: name must be a mixer name (str), one of {', '.join(sorted(MIXERS))}, "
-                        f"or a chain 'a+b'; got {name!r} ({type(name).__name__})")  # fmt: skip
+        raise TypeError(
+            f"create_mixer: name must be a mixer name (str), one of {', '.join(sorted(MIXERS))}, "
+            f"or a chain 'a+b'; got {name!r} ({type(name).__name__})"
+        )
     if "+" in name:
         stages = []
         for part in name.split("+"):

@@ -242,12 +242,22 @@ def check_params(params: object, images: Tensor, owner: object, kind: type, *, b
         fail(TypeError, owner, "params", f"a {kind.__name__} from sample_params", type(params).__name__)
     batch = images.shape[0]
     if params.perm.shape != (batch,) or params.lam.shape != (batch,):
-        fail(ValueError, owner, "params", f"drawn for a batch of {batch} (perm and lam [{batch}])",
-             f"perm {tuple(params.perm.shape)}, lam {tuple(params.lam.shape)}")  # fmt: skip
+        fail(
+            ValueError,
+            owner,
+            "params",
+            f"drawn for a batch of {batch} (perm and lam [{batch}])",
+            f"perm {tuple(params.perm.shape)}, lam {tuple(params.lam.shape)}",
+        )
     mask = params.mask
     if mask is not None and mask.shape != (batch, 1, *images.shape[-2:]):
-        fail(ValueError, owner, "params.mask", f"of shape [{batch}, 1, {images.shape[-2]}, {images.shape[-1]}]",
-             f"{tuple(mask.shape)}")  # fmt: skip
+        fail(
+            ValueError,
+            owner,
+            "params.mask",
+            f"of shape [{batch}, 1, {images.shape[-2]}, {images.shape[-1]}]",
+            f"{tuple(mask.shape)}",
+        )
     if validate and binary and mask is not None and ((mask != 0) & (mask != 1)).any():  # host sync
         fail(ValueError, owner, "params.mask", "binary (0 or 1): this mixer selects pixels", "other values")
 

@@ -38,8 +38,13 @@ class AttentiveCutMix(Mixer):
         self.grid = C.check_int(grid, "grid", self, low=1)
         self.top_n = C.check_int(top_n, "top_n", self, low=0, high=grid * grid)  # at most grid * grid cells
         if feature_model is not None and not isinstance(feature_model, nn.Module):
-            C.fail(TypeError, self, "feature_model", "None or an nn.Module returning [B, C, h, w] features",
-                   type(feature_model).__name__)  # fmt: skip
+            C.fail(
+                TypeError,
+                self,
+                "feature_model",
+                "None or an nn.Module returning [B, C, h, w] features",
+                type(feature_model).__name__,
+            )
         self.feature_model = feature_model
         if feature_model is not None:
             feature_model.eval().requires_grad_(False)

@@ -63,8 +63,9 @@ class AugMix(Mixer):
         self, images: Tensor, saliency: Tensor | None, perm: Tensor, generator: torch.Generator | None
     ) -> MixParams:
         batch = images.shape[0]
-        return MixParams(perm=torch.arange(batch, device=images.device), mask=None,
-                         lam=torch.ones(batch, device=images.device))  # fmt: skip
+        return MixParams(
+            perm=torch.arange(batch, device=images.device), mask=None, lam=torch.ones(batch, device=images.device)
+        )
 
     default_objective = "clean+mixed"  # CE(clean) + jsd_weight * JS(clean, view 1, view 2)
     uses_clean_logits = True

@@ -65,8 +65,11 @@ class Chain(Mixer):
             if len(values) != 1:
                 C.fail(ValueError, self, "stages", f"mixers that agree on {name}", f"{name} {values}")
         self._check_order(flat)
-        super().__init__(num_classes=flat[0].num_classes, label_smoothing=flat[0].label_smoothing,
-                         validate=any(stage.validate for stage in flat))  # fmt: skip
+        super().__init__(
+            num_classes=flat[0].num_classes,
+            label_smoothing=flat[0].label_smoothing,
+            validate=any(stage.validate for stage in flat),
+        )
         self.stages = flat
         model = [k for k, stage in enumerate(flat) if stage.saliency_kind in _MODEL_KINDS]
         first = flat[0].saliency_kind
@@ -81,17 +84,34 @@ class Chain(Mixer):
         names = " + ".join(type(stage).__name__ for stage in stages)
         model = [k for k, stage in enumerate(stages) if stage.saliency_kind in _MODEL_KINDS]
         if len(model) > 1:
-            C.fail(ValueError, self, "stages", "a chain with at most one stage that needs the model's saliency "
-                   "(it is computed once, from the clean batch)", names)  # fmt: skip
+            C.fail(
+                ValueError,
+                self,
+                "stages",
+                "a chain with at most one stage that needs the model's saliency "
+                "(it is computed once, from the clean batch)",
+                names,
+            )
         if model and model[0] != 0:
             stage = stages[model[0]]
-            C.fail(ValueError, self, "stages", f"a chain whose {type(stage).__name__} (it needs the model's "
-                   f"'{stage.saliency_kind.value}' saliency, which describes the clean batch that only the first "
-                   "stage sees) comes first", names)  # fmt: skip
+            C.fail(
+                ValueError,
+                self,
+                "stages",
+                f"a chain whose {type(stage).__name__} (it needs the model's "
+                f"'{stage.saliency_kind.value}' saliency, which describes the clean batch that only the first "
+                "stage sees) comes first",
+                names,
+            )
         for stage in stages[:-1]:
             if stage.last_stage_only:
-                C.fail(ValueError, self, "stages", f"a chain with {type(stage).__name__} last ("
-                       f"{stage.last_stage_only})", names)  # fmt: skip
+                C.fail(
+                    ValueError,
+                    self,
+                    "stages",
+                    f"a chain with {type(stage).__name__} last ({stage.last_stage_only})",
+                    names,
+                )
 
     @property
     def saliency_kinds(self) -> tuple[SaliencyKind, ...]:
@@ -155,8 +175,13 @@ class Chain(Mixer):
     def _replay(self, images: Tensor, labels: Tensor, params: MixParams, count: int) -> tuple[Tensor, Tensor]:
         self._check_batch(images, labels)
         if not isinstance(params, ChainParams) or len(params.stages) != len(self.stages):
-            C.fail(TypeError, self, "params", f"ChainParams of {len(self.stages)} stages from sample_params",
-                   type(params).__name__)  # fmt: skip
+            C.fail(
+                TypeError,
+                self,
+                "params",
+                f"ChainParams of {len(self.stages)} stages from sample_params",
+                type(params).__name__,
+            )
         targets = MF.to_targets(labels, self.num_classes)
         for stage, drawn in zip(self.stages[:count], params.stages[:count], strict=True):
             C.check_params(drawn, images, stage, stage.params_type, binary=stage.binary_mask, validate=self.validate)
@@ -185,8 +210,10 @@ class Chain(Mixer):
 
     def check_source(self, source: SaliencySource | None) -> None:
         if source is not None and self._saliency_stage is None:
-            raise ValueError(f"no stage of {self!r} takes the clean batch's saliency (only a first stage can), so a "
-                             f"saliency source ({source.name}) would go unused")  # fmt: skip
+            raise ValueError(
+                f"no stage of {self!r} takes the clean batch's saliency (only a first stage can), so a "
+                f"saliency source ({source.name}) would go unused"
+            )
         if self._saliency_stage is not None:
             self.stages[self._saliency_stage].check_source(source)
 

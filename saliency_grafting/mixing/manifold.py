@@ -63,8 +63,13 @@ class ManifoldMixup(BetaMixer):
         label_smoothing: float = 0.0,
         validate: bool = True,
     ) -> None:
-        super().__init__(num_classes=num_classes, alpha=alpha, per_sample=per_sample, label_smoothing=label_smoothing,
-                         validate=validate)  # fmt: skip
+        super().__init__(
+            num_classes=num_classes,
+            alpha=alpha,
+            per_sample=per_sample,
+            label_smoothing=label_smoothing,
+            validate=validate,
+        )
         if layers is not None:
             form = "None or a non-empty sequence of module names (str)"
             if (
@@ -107,8 +112,9 @@ class ManifoldMixup(BetaMixer):
         if params.layer == 0:
             return model(self._mix_images(images, params)), soft
         inner = model  # DDP's and torch.compile's wrappers run the inner module, hooks included
-        while isinstance(getattr(inner, "module", None), nn.Module) or isinstance(getattr(inner, "_orig_mod", None),
-                                                                                    nn.Module):  # fmt: skip
+        while isinstance(getattr(inner, "module", None), nn.Module) or isinstance(
+            getattr(inner, "_orig_mod", None), nn.Module
+        ):
             inner = getattr(inner, "module", None) or inner._orig_mod
         name = (self.layers or find_stages(inner))[params.layer - 1]
 

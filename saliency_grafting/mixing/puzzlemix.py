@@ -210,8 +210,10 @@ class PuzzleMix(Mixer):
     def _stats(self, images: Tensor) -> tuple[Tensor, Tensor]:
         if self.mean is None or self.std is None:
             return torch.zeros(1, device=images.device), torch.ones(1, device=images.device)
-        return (torch.tensor(self.mean, device=images.device).view(1, -1, 1, 1),
-                torch.tensor(self.std, device=images.device).view(1, -1, 1, 1))  # fmt: skip
+        return (
+            torch.tensor(self.mean, device=images.device).view(1, -1, 1, 1),
+            torch.tensor(self.std, device=images.device).view(1, -1, 1, 1),
+        )
 
     def __getstate__(self) -> dict[str, object]:
         return {**self.__dict__, "_pool": None}  # a pool does not pickle; a copy makes its own
@@ -254,8 +256,10 @@ class PuzzleMix(Mixer):
 
     def check_source(self, source: SaliencySource | None) -> None:
         if self.adv_p > 0 and not hasattr(source, "with_gradient"):
-            raise ValueError("PuzzleMix's adversarial noise (adv_p > 0) needs the input_gradient saliency source, "
-                             f"got {getattr(source, 'name', None)!r}")  # fmt: skip
+            raise ValueError(
+                "PuzzleMix's adversarial noise (adv_p > 0) needs the input_gradient saliency source, "
+                f"got {getattr(source, 'name', None)!r}"
+            )
 
     def prepare(self, step: StepInputs) -> tuple[Tensor, tuple[AdversarialDraw, Tensor] | None]:
         """The input-gradient pass (at the noisy images when adversarial noise is drawn) and the noise."""
@@ -315,8 +319,14 @@ class PuzzleMix(Mixer):
         grids = grids_for(width) if self.block_nums is None else self.block_nums
         bad = [n for n in grids if width % n != 0]
         if bad:
-            C.fail(ValueError, self, "images", f"square with a side divisible by the block grid {bad[0]} (block_nums "
-                   f"{grids}; leave block_nums out for grids that follow the side)", f"{height}x{width}")  # fmt: skip
+            C.fail(
+                ValueError,
+                self,
+                "images",
+                f"square with a side divisible by the block grid {bad[0]} (block_nums "
+                f"{grids}; leave block_nums out for grids that follow the side)",
+                f"{height}x{width}",
+            )
         pick = int(torch.randint(len(grids), (), generator=generator, device=MF.draw_device(generator)))
         n = grids[pick]
         lam = MF.sample_beta(self.alpha, (batch,), generator, device)
@@ -325,8 +335,11 @@ class PuzzleMix(Mixer):
         neigh = math.gcd(min(self.neigh_size, block), block)
         t_size = block if self.t_size is None else math.gcd(min(self.t_size, block), block)
         beta, gamma = self.beta / n / 16, self.gamma  # the official code normalises beta only
-        sal = F.interpolate(saliency.float().unsqueeze(1), size=(height, width), mode="bilinear") if (
-            saliency.shape[-2:] != (height, width)) else saliency.float().unsqueeze(1)  # fmt: skip
+        sal = (
+            F.interpolate(saliency.float().unsqueeze(1), size=(height, width), mode="bilinear")
+            if (saliency.shape[-2:] != (height, width))
+            else saliency.float().unsqueeze(1)
+        )
 
         def pooled_unary(size: int) -> Tensor:
             pooled = F.avg_pool2d(sal, size).squeeze(1)
@@ -338,8 +351,11 @@ class PuzzleMix(Mixer):
         pool_j = pool_i.index_select(0, perm)
         k = block // neigh
         # pw[a][b]: cost across a boundary with image a above / left and image b below / right (1: x_i, 0: x_j).
-        pairs = {(a, b): _neighbour_penalty(pool_i if a else pool_j, pool_i if b else pool_j, k) for a in (0, 1)
-                 for b in (0, 1)}  # fmt: skip
+        pairs = {
+            (a, b): _neighbour_penalty(pool_i if a else pool_j, pool_i if b else pool_j, k)
+            for a in (0, 1)
+            for b in (0, 1)
+        }
         px = {key: beta * gamma * value[0] for key, value in pairs.items()}
         py = {key: beta * gamma * value[1] for key, value in pairs.items()}
         cost_keep, cost_swap = unary_j.clone(), unary_i.clone()  # keeping x_i loses x_j's saliency, and back
@@ -363,8 +379,15 @@ class PuzzleMix(Mixer):
             plan_source = transport_plan(t_mask, t_unary_i, self.t_eps)
             plan_dest = transport_plan(1 - t_mask, t_unary_i.index_select(0, perm), self.t_eps)
         mask = F.interpolate(region.unsqueeze(1), size=(height, width), mode="nearest").to(images.dtype)
-        return PuzzleMixParams(perm=perm, mask=mask, lam=mask.flatten(1).float().mean(1), block_num=n,
-                               region_mask=region, plan_source=plan_source, plan_dest=plan_dest)  # fmt: skip
+        return PuzzleMixParams(
+            perm=perm,
+            mask=mask,
+            lam=mask.flatten(1).float().mean(1),
+            block_num=n,
+            region_mask=region,
+            plan_source=plan_source,
+            plan_dest=plan_dest,
+        )
 
     def _mix_images(self, images: Tensor, params: MixParams) -> Tensor:
         assert isinstance(params, PuzzleMixParams) and params.mask is not None

@@ -37,8 +37,13 @@ class SaliencyMix(BetaMixer):
         label_smoothing: float = 0.0,
         validate: bool = True,
     ) -> None:
-        super().__init__(num_classes=num_classes, alpha=alpha, per_sample=per_sample, label_smoothing=label_smoothing,
-                         validate=validate)  # fmt: skip
+        super().__init__(
+            num_classes=num_classes,
+            alpha=alpha,
+            per_sample=per_sample,
+            label_smoothing=label_smoothing,
+            validate=validate,
+        )
         self.method = C.check_choice(method, "method", self, ("spectral_residual", "opencv_fine_grained"))
 
     def _sample(

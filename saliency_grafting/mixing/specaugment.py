@@ -62,5 +62,6 @@ class SpecAugment(Masking):
         bands = _stripes(mels, min(self.freq_width, mels), self.freq_masks, batch, generator, device)
         spans = _stripes(frames, time_width, self.time_masks, batch, generator, device)
         hole = bands[:, None, :, None] | spans[:, None, None, :]
-        return MixParams(perm=torch.arange(batch, device=device), mask=(~hole).to(images.dtype),
-                         lam=torch.ones(batch, device=device))  # fmt: skip
+        return MixParams(
+            perm=torch.arange(batch, device=device), mask=(~hole).to(images.dtype), lam=torch.ones(batch, device=device)
+        )

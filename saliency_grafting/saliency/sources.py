@@ -10,8 +10,15 @@ from saliency_grafting.saliency.forward import ForwardSaliency, resolve_feature_
 from saliency_grafting.saliency.gradient import grad_cam, input_gradient_saliency
 from saliency_grafting.saliency.static import static_saliency
 
-__all__ = ["SOURCES", "ForwardSource", "GradCamSource", "InputGradientSource", "SaliencySource", "StaticSource",
-           "create_source"]  # fmt: skip
+__all__ = [
+    "SOURCES",
+    "ForwardSource",
+    "GradCamSource",
+    "InputGradientSource",
+    "SaliencySource",
+    "StaticSource",
+    "create_source",
+]
 
 
 class SaliencySource:
@@ -91,8 +98,10 @@ class GradCamSource(SaliencySource):
         if self.layer is None:  # the layer forward saliency would use (deepest map >= 4 x 4), found once
             found = resolve_feature_layer(model, images)
             if found.layout != "nchw":
-                raise ValueError(f"grad_cam needs a channels-first feature map; {found.name!r} is {found.layout}: "
-                                 "pass saliency_layer=<a conv stage>")  # fmt: skip
+                raise ValueError(
+                    f"grad_cam needs a channels-first feature map; {found.name!r} is {found.layout}: "
+                    "pass saliency_layer=<a conv stage>"
+                )
             self.layer = found.name
         return grad_cam(model, images, labels, self.layer)
 

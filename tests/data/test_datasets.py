@@ -45,12 +45,14 @@ def test_imagefolder_is_decoded_into_tensors(folder: Path) -> None:
 def test_large_imagefolder_is_streamed(folder: Path) -> None:
     data = load_dataset("imagefolder", folder, max_resident_gib=0.0, image_size=8)
     assert not data.resident and len(data.train_files[0]) == 18
-    loader = StreamLoader(*data.train_files, batch_size=4, mean=data.mean, std=data.std, train=True, image_size=8,
-                          workers=0)  # fmt: skip
+    loader = StreamLoader(
+        *data.train_files, batch_size=4, mean=data.mean, std=data.std, train=True, image_size=8, workers=0
+    )
     batches = list(loader)
     assert len(batches) == len(loader) == 4 and batches[0][0].shape == (4, 3, 8, 8)
-    again = StreamLoader(*data.train_files, batch_size=4, mean=data.mean, std=data.std, train=True, image_size=8,
-                         workers=0)  # fmt: skip
+    again = StreamLoader(
+        *data.train_files, batch_size=4, mean=data.mean, std=data.std, train=True, image_size=8, workers=0
+    )
     assert torch.equal(next(iter(again))[1], batches[0][1])  # the same seed and epoch give the same order
 
 
@@ -138,8 +140,12 @@ def test_tensor_loader_batches_augments_and_shards() -> None:
         original = torch.nn.functional.pad(images[yi][None].float() / 255, (2, 2, 2, 2), mode="reflect")[0]
         views = [original[:, a : a + 8, b : b + 8] for a in range(5) for b in range(5)]
         assert any(torch.equal(xi, v) or torch.equal(xi, v.flip(2)) for v in views)
-    ranks = [torch.cat([y for _, y in TensorLoader(images, labels, batch_size=5, train=True, seed=0, rank=r,
-                                                   world_size=2, **kw)]) for r in range(2)]  # fmt: skip
+    ranks = [
+        torch.cat(
+            [y for _, y in TensorLoader(images, labels, batch_size=5, train=True, seed=0, rank=r, world_size=2, **kw)]
+        )
+        for r in range(2)
+    ]
     assert len(set(ranks[0].tolist()) & set(ranks[1].tolist())) == 0
 
 

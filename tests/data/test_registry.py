@@ -59,8 +59,15 @@ def test_a_folders_fingerprint_follows_its_files(tmp_path: Path) -> None:
 def test_two_image_folders_with_one_config_get_different_keys_and_records(tmp_path: Path) -> None:
     """The same classes, counts and file names, other pixels: another dataset, so another run and record."""
     roots = [image_folder(tmp_path / name, shade) for name, shade in (("a", 0), ("b", 1))]
-    base = {"dataset": "imagefolder", "model": "convnet_small", "model_args": {"width": 4}, "mixer": "none",
-            "epochs": 1, "batch_size": 4, "quiet": True}  # fmt: skip
+    base = {
+        "dataset": "imagefolder",
+        "model": "convnet_small",
+        "model_args": {"width": 4},
+        "mixer": "none",
+        "epochs": 1,
+        "batch_size": 4,
+        "quiet": True,
+    }
     configs = []
     for root in roots:
         fingerprint = DATASETS["imagefolder"].fingerprint(root)
@@ -77,10 +84,22 @@ def test_two_image_folders_with_one_config_get_different_keys_and_records(tmp_pa
 
 def test_a_run_refuses_data_other_than_its_fingerprint(tmp_path: Path) -> None:
     root = image_folder(tmp_path, 1)
-    config = TrainConfig.from_dict({"dataset": "imagefolder", "data_dir": str(root), "data_fingerprint": "0" * 16,
-                                    "model": "convnet_small", "epochs": 1, "batch_size": 4, "quiet": True})  # fmt: skip
-    with pytest.raises(DataError, match=f"is not the data this run is defined on: its imagefolder fingerprint is "
-                                        f"{ImageFolder().fingerprint(root)}, expected 0000000000000000"):  # fmt: skip
+    config = TrainConfig.from_dict(
+        {
+            "dataset": "imagefolder",
+            "data_dir": str(root),
+            "data_fingerprint": "0" * 16,
+            "model": "convnet_small",
+            "epochs": 1,
+            "batch_size": 4,
+            "quiet": True,
+        }
+    )
+    with pytest.raises(
+        DataError,
+        match=f"is not the data this run is defined on: its imagefolder fingerprint is "
+        f"{ImageFolder().fingerprint(root)}, expected 0000000000000000",
+    ):
         run_cell(config, tmp_path / "out")
     assert not (tmp_path / "out" / "records").exists()
 

@@ -155,6 +155,8 @@ def test_spectrograms_are_never_flipped_or_cropped(tmp_path: Path) -> None:
     images, labels = next(iter(train))
     index = [int((data.train_labels == y).nonzero()[0]) for y in labels[:1]]
     one = (data.train_images[index].float() / 255 - data.mean.view(1, -1, 1, 1)) / data.std.view(1, -1, 1, 1)
-    matches = [torch.allclose(images[0], (data.train_images[i].float() / 255 - data.mean[0]) / data.std[0])
-               for i in range(len(data.train_images))]  # fmt: skip
+    matches = [
+        torch.allclose(images[0], (data.train_images[i].float() / 255 - data.mean[0]) / data.std[0])
+        for i in range(len(data.train_images))
+    ]
     assert any(matches) and one.shape == images[:1].shape

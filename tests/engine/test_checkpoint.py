@@ -18,8 +18,12 @@ from saliency_grafting.engine.checkpoint import checksum_path, clean_orphans, lo
 
 def state(seed: int = 0) -> dict:
     g = torch.Generator().manual_seed(seed)
-    return {"epoch": seed, "model": {"w": torch.randn(64, 64, generator=g), "b": torch.zeros(64)},
-            "rng": torch.get_rng_state(), "history": [{"loss": 1.5, "mixing": True}]}  # fmt: skip
+    return {
+        "epoch": seed,
+        "model": {"w": torch.randn(64, 64, generator=g), "b": torch.zeros(64)},
+        "rng": torch.get_rng_state(),
+        "history": [{"loss": 1.5, "mixing": True}],
+    }
 
 
 def same(a: dict, b: dict) -> bool:

@@ -38,8 +38,9 @@ def test_box_iou_is_the_iou_of_the_pixels(a0: int, a1: int, a2: int, a3: int, b0
     ma, mb = _mask(a), _mask(b)
     expected = (ma & mb).sum() / (ma | mb).sum()  # independent: count the pixels
     iou = box_iou(torch.tensor(a, dtype=torch.float32), torch.tensor(b, dtype=torch.float32))
-    assert float(iou) == pytest.approx(float(expected)) and float(iou) == pytest.approx(float(box_iou(
-        torch.tensor(b, dtype=torch.float32), torch.tensor(a, dtype=torch.float32))))  # fmt: skip
+    assert float(iou) == pytest.approx(float(expected)) and float(iou) == pytest.approx(
+        float(box_iou(torch.tensor(b, dtype=torch.float32), torch.tensor(a, dtype=torch.float32)))
+    )
 
 
 def test_components_come_largest_first_with_their_boxes() -> None:
@@ -108,9 +109,30 @@ def test_sgraft_localize_on_a_run_with_boxes(tmp_path: Path, capsys: pytest.Capt
 
     root = tiny_folder(tmp_path / "tiny", per_class=8, val_per_class=2)
     run = tmp_path / "run"
-    main(["train", "--dataset", "tinyimagenet", "--data-dir", str(root), "--per-class", "4", "--model",
-          "preactresnet18", "--model-arg", "widths=[4,4,4,4]", "--epochs", "1", "--batch-size", "8", "--mixer",
-          "none", "--quiet", "--out", str(run)])  # fmt: skip
+    main(
+        [
+            "train",
+            "--dataset",
+            "tinyimagenet",
+            "--data-dir",
+            str(root),
+            "--per-class",
+            "4",
+            "--model",
+            "preactresnet18",
+            "--model-arg",
+            "widths=[4,4,4,4]",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--mixer",
+            "none",
+            "--quiet",
+            "--out",
+            str(run),
+        ]
+    )
     capsys.readouterr()
     main(["localize", "--run", str(run), "--held-out", "2", "--count", "3"])
     report = json.loads((run / "localize.json").read_text())

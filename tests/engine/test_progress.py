@@ -18,8 +18,16 @@ class Terminal(io.StringIO):
         return True
 
 
-METRICS = {"epoch": 3, "lr": 0.05, "train_loss": 1.23456, "train_top1_error": 45.678, "mixing": True,
-           "seconds": 12.34, "images_per_s": 1234.5, "samples_per_s": 2469.0}  # fmt: skip
+METRICS = {
+    "epoch": 3,
+    "lr": 0.05,
+    "train_loss": 1.23456,
+    "train_top1_error": 45.678,
+    "mixing": True,
+    "seconds": 12.34,
+    "images_per_s": 1234.5,
+    "samples_per_s": 2469.0,
+}
 
 
 def test_epoch_line_has_every_number_and_the_mix_diagnostics_when_present() -> None:

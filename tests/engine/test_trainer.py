@@ -50,8 +50,12 @@ def test_sg_recipe_warms_up_then_trains_on_clean_and_grafted(tmp_path: Path) -> 
     assert summary["final_top1_error"] == lines[-1]["test_top1_error"]
     assert summary["final_train_top1_error"] == lines[-1]["train_top1_error"] is not None  # SG keeps a clean pass
     assert summary["final_train_loss"] == lines[-1]["train_loss"]
-    assert {p.name for p in (tmp_path / "run").iterdir()} >= {"config.yaml", "checkpoint.pt", "metrics.jsonl",
-                                                               "summary.json"}  # fmt: skip
+    assert {p.name for p in (tmp_path / "run").iterdir()} >= {
+        "config.yaml",
+        "checkpoint.pt",
+        "metrics.jsonl",
+        "summary.json",
+    }
 
 
 def test_baseline_objective_is_mixed_only_and_mix_times_multiplies_samples() -> None:
@@ -102,12 +106,29 @@ def test_occlusion_zeroes_the_most_salient_regions() -> None:
 
 
 def _cli(*args: str, env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "saliency_grafting.cli", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "saliency_grafting.cli", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
-RESUME_ARGS = ["train", "--epochs", "8", "--per-class", "8", "--batch-size", "40", "--model-arg", "width=4",
-               "--warmup-epochs", "2", "--quiet"]  # fmt: skip
+RESUME_ARGS = [
+    "train",
+    "--epochs",
+    "8",
+    "--per-class",
+    "8",
+    "--batch-size",
+    "40",
+    "--model-arg",
+    "width=4",
+    "--warmup-epochs",
+    "2",
+    "--quiet",
+]
 
 
 def _stable(path: Path) -> list[dict]:
@@ -141,9 +162,31 @@ def test_two_process_ddp_with_gloo(tmp_path: Path) -> None:
     with socket.socket() as probe:  # a free port for the rendezvous
         probe.bind(("127.0.0.1", 0))
         port = str(probe.getsockname()[1])
-    args = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", port,
-            "-m", "saliency_grafting.cli", "train", "--epochs", "2", "--per-class", "8", "--batch-size", "20",
-            "--model-arg", "width=4", "--warmup-epochs", "1", "--quiet", "--out", str(tmp_path / "ddp")]  # fmt: skip
+    args = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        port,
+        "-m",
+        "saliency_grafting.cli",
+        "train",
+        "--epochs",
+        "2",
+        "--per-class",
+        "8",
+        "--batch-size",
+        "20",
+        "--model-arg",
+        "width=4",
+        "--warmup-epochs",
+        "1",
+        "--quiet",
+        "--out",
+        str(tmp_path / "ddp"),
+    ]
     done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     lines = (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()
@@ -169,8 +212,14 @@ def test_two_process_ddp_with_gloo(tmp_path: Path) -> None:
 def test_heavy_baselines_and_combinations_train(mixer: str, regularizer: str, ratio: int) -> None:
     mixer_args = {"adv_p": 1.0} if regularizer == "adversarial" else {}
     regularizer = "none" if regularizer == "adversarial" else regularizer
-    config = TrainConfig(epochs=1, mixer=mixer, regularizer=regularizer, model="resnet_small", mixer_args=mixer_args,
-                         **{**SMALL, "model_args": {"widths": (4, 8, 8)}})  # fmt: skip
+    config = TrainConfig(
+        epochs=1,
+        mixer=mixer,
+        regularizer=regularizer,
+        model="resnet_small",
+        mixer_args=mixer_args,
+        **{**SMALL, "model_args": {"widths": (4, 8, 8)}},
+    )
     trainer = Trainer.from_config(config, data=small_data())
     prepared: list = []
     prepare = trainer.mixer.prepare

@@ -15,11 +15,14 @@ FORWARD = "SG + forward saliency"
 
 
 def test_saliency_check_compares_forward_with_each_backward_source() -> None:
-    cells = {(FORWARD, "100 · paper"): {"top1_error": [30.0, 31.0], "seed": [0, 1]},
-             ("SG + input gradient", "100 · paper"): {"top1_error": [33.0, 33.0], "seed": [0, 1]},
-             ("SG + Grad-CAM", "100 · paper"): {}}  # fmt: skip
+    cells = {
+        (FORWARD, "100 · paper"): {"top1_error": [30.0, 31.0], "seed": [0, 1]},
+        ("SG + input gradient", "100 · paper"): {"top1_error": [33.0, 33.0], "seed": [0, 1]},
+        ("SG + Grad-CAM", "100 · paper"): {},
+    }
     assert check_claim("saliency", cells) == (
-        f"{FORWARD} at 100 · paper -2.50 points vs SG + input gradient (lower, 2 s.e. = 1.00, paired).")  # fmt: skip
+        f"{FORWARD} at 100 · paper -2.50 points vs SG + input gradient (lower, 2 s.e. = 1.00, paired)."
+    )
     paper = {(FORWARD, ""): {}, ("SG + Grad-CAM", ""): {"top1_error": [20.0]}}
     assert check_claim("saliency", paper) == f"{FORWARD} has no finished runs yet."
     paper[(FORWARD, "")] = {"top1_error": [21.0]}
@@ -29,28 +32,38 @@ def test_saliency_check_compares_forward_with_each_backward_source() -> None:
 def test_a_metric_added_post_hoc_pairs_only_on_the_seeds_it_covers() -> None:
     # the reference occlusion of seed 2 is missing for SG: its two values do not line up with the three seeds
     sg = {"top1_error": [40.0, 42.0, 44.0], "seed": [0, 1, 2], "reference_0.25": [60.0, 62.0], "reference_seed": [0, 1]}
-    cutmix = {"top1_error": [41.0, 42.0, 47.0], "seed": [0, 1, 2], "reference_0.25": [61.0, 65.0, 60.0],
-              "reference_seed": [0, 1, 2]}  # fmt: skip
+    cutmix = {
+        "top1_error": [41.0, 42.0, 47.0],
+        "seed": [0, 1, 2],
+        "reference_0.25": [61.0, 65.0, 60.0],
+        "reference_seed": [0, 1, 2],
+    }
     cells = {(SG, "100"): sg, ("CutMix", "100"): cutmix}
     unpaired = statistics.stdev([60.0, 62.0]) ** 2 / 2 + statistics.stdev([61.0, 65.0, 60.0]) ** 2 / 3
     assert versus(cells, (SG, "100"), ("CutMix", "100"), "CutMix", "reference_0.25") == (
-        f"-1.00 points vs CutMix (within noise, 2 s.e. = {2 * unpaired**0.5:.2f}, unpaired)")  # fmt: skip
+        f"-1.00 points vs CutMix (within noise, 2 s.e. = {2 * unpaired**0.5:.2f}, unpaired)"
+    )
     sg["reference_0.25"].append(58.0)
     sg["reference_seed"].append(2)  # now every seed: paired, differences -1, -3, -2
     se = statistics.stdev([-1.0, -3.0, -2.0]) / 3**0.5
     assert versus(cells, (SG, "100"), ("CutMix", "100"), "CutMix", "reference_0.25") == (
-        f"-2.00 points vs CutMix (lower, 2 s.e. = {2 * se:.2f}, paired)")  # fmt: skip
+        f"-2.00 points vs CutMix (lower, 2 s.e. = {2 * se:.2f}, paired)"
+    )
     # top-1 error itself still pairs on the run seeds: differences -1, 0, -3
     assert versus(cells, (SG, "100"), ("CutMix", "100"), "CutMix").endswith(
-        f"2 s.e. = {2 * statistics.stdev([-1.0, 0.0, -3.0]) / 3**0.5:.2f}, paired)")  # fmt: skip
+        f"2 s.e. = {2 * statistics.stdev([-1.0, 0.0, -3.0]) / 3**0.5:.2f}, paired)"
+    )
 
 
 def test_composed_checks_append_their_parts() -> None:
-    cells = {("Mixup", "default"): {"top1_error": [40.0, 41.0], "seed": [3, 4]},
-             ("Mixup", "tuned"): {"top1_error": [38.0, 40.0], "seed": [3, 4]}}  # fmt: skip
+    cells = {
+        ("Mixup", "default"): {"top1_error": [40.0, 41.0], "seed": [3, 4]},
+        ("Mixup", "tuned"): {"top1_error": [38.0, 40.0], "seed": [3, 4]},
+    }
     assert sg_rank()(cells) == "SG has no finished runs yet."
     assert sg_rank(paired_rows("tuned", "default"))(cells) == (
-        "Mixup: tuned -1.50 points vs default (lower, 2 s.e. = 1.00, paired).")  # fmt: skip
+        "Mixup: tuned -1.50 points vs default (lower, 2 s.e. = 1.00, paired)."
+    )
     assert best_per_column()(cells) == "default: best Mixup; tuned: best Mixup."
 
 
@@ -80,14 +93,26 @@ def test_overfit_criterion_needs_a_fitted_training_set_and_a_gap() -> None:
     from saliency_grafting.experiments.claims import overfit_criterion
 
     cells = {  # fits with a gap of 46; training error above 2 %; a gap of 14.5 < 15; no clean training error
-        ("wide", "100"): {"top1_error": [46.0, 48.0], "seed": [0, 1], "train_clean_seed": [0, 1],
-                          "train_clean_top1_error": [0.0, 1.0]},
-        ("narrow", "100"): {"top1_error": [40.0], "seed": [0], "train_clean_seed": [0],
-                            "train_clean_top1_error": [3.0]},
-        ("wide", "250"): {"top1_error": [16.0, 30.0], "seed": [0, 1], "train_clean_seed": [0],
-                          "train_clean_top1_error": [1.5]},  # seed 1 has none: its test error is left out
+        ("wide", "100"): {
+            "top1_error": [46.0, 48.0],
+            "seed": [0, 1],
+            "train_clean_seed": [0, 1],
+            "train_clean_top1_error": [0.0, 1.0],
+        },
+        ("narrow", "100"): {
+            "top1_error": [40.0],
+            "seed": [0],
+            "train_clean_seed": [0],
+            "train_clean_top1_error": [3.0],
+        },
+        ("wide", "250"): {
+            "top1_error": [16.0, 30.0],
+            "seed": [0, 1],
+            "train_clean_seed": [0],
+            "train_clean_top1_error": [1.5],
+        },  # seed 1 has none: its test error is left out
         ("wide", "50"): {"top1_error": [50.0], "seed": [0], "train_top1_error": [0.0]},
-    }  # fmt: skip
+    }
     text = overfit_criterion(cells)
     assert text.startswith("criterion: training error <= 2 % and test error >= 15 points higher; ")
     assert "wide at 100: train 0.50 %, test 47.00 % (meets; seeds 0, 1)" in text

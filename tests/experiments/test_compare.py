@@ -18,8 +18,12 @@ from saliency_grafting.experiments.scales import SCALES
 def test_a_comparison_on_the_cifar10_archive_is_the_cpu_scales_tune_and_tuned() -> None:
     """Same data, network and budget as the cpu scale: the same run keys, so nothing is trained twice."""
     cpu = SCALES["cpu"]
-    comparison = Comparison(dataset="imagefolder", mixers=("none", "mixup", "cutmix", "saliency_grafting",
-                            "puzzlemix"), per_class=100, val_per_class=500)  # fmt: skip
+    comparison = Comparison(
+        dataset="imagefolder",
+        mixers=("none", "mixup", "cutmix", "saliency_grafting", "puzzlemix"),
+        per_class=100,
+        val_per_class=500,
+    )
     scale = comparison_scale(comparison, num_classes=10, fingerprint=cpu.fingerprint)
     for name in ("tune", "tuned"):
         ours = {run_key(c.to_dict()) for _, _, c in plan(name, scale, 3, "/data")}
@@ -27,7 +31,8 @@ def test_a_comparison_on_the_cifar10_archive_is_the_cpu_scales_tune_and_tuned() 
         assert ours == theirs and ours
     other = comparison_scale(comparison, num_classes=10, fingerprint="0123456789abcdef")
     assert not {run_key(c.to_dict()) for _, _, c in plan("tune", other, 1, "/x")} & {
-        run_key(c.to_dict()) for _, _, c in plan("tune", "cpu", 1, "/x")}  # fmt: skip
+        run_key(c.to_dict()) for _, _, c in plan("tune", "cpu", 1, "/x")
+    }
 
 
 def test_comparison_arguments_are_checked_by_name() -> None:
@@ -47,8 +52,10 @@ def test_the_answer_names_a_winner_only_beyond_noise() -> None:
     clear = {"A": _row([30.0, 31.0, 32.0]), "B": _row([35.0, 36.5, 37.0])}
     assert recommend(clear).startswith("Use A: 31.00 % test error, 5.17 points below the next best (B)")
     tied = {"A": _row([30.0, 33.0, 31.0], passes=200), "B": _row([31.0, 31.0, 32.0], passes=100)}
-    assert recommend(tied) == ("The data cannot tell A (31.33 %) apart from B (within 2 standard errors); the "
-                               "cheapest of them is B (100 sample passes per run, in epochs).")  # fmt: skip
+    assert recommend(tied) == (
+        "The data cannot tell A (31.33 %) apart from B (within 2 standard errors); the "
+        "cheapest of them is B (100 sample passes per run, in epochs)."
+    )
     assert recommend({"A": _row([])}) == "No run has finished yet."
 
 
@@ -64,9 +71,30 @@ def test_the_paired_difference_is_the_mean_and_se_of_per_seed_differences(pairs:
 
 
 def test_compare_runs_end_to_end_on_generated_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["compare", "--dataset", "synthetic", "--dataset-arg", "synthetic_size=[200,60]", "--mixers", "none",
-            "mixup", "--model", "convnet_small", "--model-arg", "width=4", "--per-class", "6", "--epochs", "2",
-            "--batch-size", "20", "--seeds", "2", "--out", str(tmp_path)]  # fmt: skip
+    args = [
+        "compare",
+        "--dataset",
+        "synthetic",
+        "--dataset-arg",
+        "synthetic_size=[200,60]",
+        "--mixers",
+        "none",
+        "mixup",
+        "--model",
+        "convnet_small",
+        "--model-arg",
+        "width=4",
+        "--per-class",
+        "6",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "20",
+        "--seeds",
+        "2",
+        "--out",
+        str(tmp_path),
+    ]
     main([*args, "--dry-run"])
     listing = capsys.readouterr().out
     assert listing.count("\ttodo\t") == 7 + 2 * 2  # Mixup's 7 tuning runs; Vanilla and Mixup's default, 2 seeds

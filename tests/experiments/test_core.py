@@ -25,13 +25,23 @@ from saliency_grafting.experiments import (
 from saliency_grafting.experiments.core import ReportContext
 from saliency_grafting.experiments.scales import Scale
 
-TINY = {"dataset": "synthetic", "per_class": 6, "epochs": 2, "warmup_epochs": 1, "batch_size": 30,
-        "model": "convnet_small", "model_args": {"width": 4}}  # fmt: skip
+TINY = {
+    "dataset": "synthetic",
+    "per_class": 6,
+    "epochs": 2,
+    "warmup_epochs": 1,
+    "batch_size": 30,
+    "model": "convnet_small",
+    "model_args": {"width": 4},
+}
 
 
 def _toy_cells(scale: Scale, records: Path | None) -> list[Cell]:
-    return [Cell(row, str(knob), {**TINY, "mixer": mixer, "lr": 0.01 * knob})
-            for row, mixer in (("Vanilla", "none"), ("Mixup", "mixup")) for knob in (1, 2, 3)]  # fmt: skip
+    return [
+        Cell(row, str(knob), {**TINY, "mixer": mixer, "lr": 0.01 * knob})
+        for row, mixer in (("Vanilla", "none"), ("Mixup", "mixup"))
+        for knob in (1, 2, 3)
+    ]
 
 
 def _extra(ctx: ReportContext) -> list[str]:
@@ -46,10 +56,18 @@ def _toy_check(cells: dict) -> str:
 @pytest.fixture
 def toy() -> Iterator[Experiment]:
     """A line experiment defined at the cpu-small scale only, registered for the test and removed after it."""
-    experiment = register(Experiment(
-        name="toy", title="Toy: error against a knob", claim="toy claim", kind="line", x_label="the knob",
-        cells={"cpu-small": _toy_cells}, check=_toy_check, extras={"cpu-small": (_extra,)},
-    ))  # fmt: skip
+    experiment = register(
+        Experiment(
+            name="toy",
+            title="Toy: error against a knob",
+            claim="toy claim",
+            kind="line",
+            x_label="the knob",
+            cells={"cpu-small": _toy_cells},
+            check=_toy_check,
+            extras={"cpu-small": (_extra,)},
+        )
+    )
     try:
         yield experiment
     finally:
@@ -59,9 +77,13 @@ def toy() -> Iterator[Experiment]:
 def _write_records(out: Path, name: str, scale: str, seeds: int) -> None:
     for cell, seed, config in plan(name, scale, seeds, None, records=out):
         error = 40.0 - float(cell.column) * (2 if cell.row == "Mixup" else 1) + seed
-        record = {"key": run_key(config.to_dict()), "seed": seed, "wall_seconds": 30.0,
-                  "summary": {"final_top1_error": error, "final_top5_error": error / 4},
-                  "occlusion_top1_error": {"0": error, "0.125": error + 1, "0.25": error + 2}}  # fmt: skip
+        record = {
+            "key": run_key(config.to_dict()),
+            "seed": seed,
+            "wall_seconds": 30.0,
+            "summary": {"final_top1_error": error, "final_top5_error": error / 4},
+            "occlusion_top1_error": {"0": error, "0.125": error + 1, "0.25": error + 2},
+        }
         path = record_path(out, config)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(record))
@@ -78,8 +100,11 @@ def test_a_registered_experiment_is_planned_checked_and_rendered(
     assert check_claim("toy", {("Vanilla", "1"): {}}) == "no finished runs yet."  # before the experiment's check
     labels: list[str] = []
     original = matplotlib.axes.Axes.set_xlabel
-    monkeypatch.setattr(matplotlib.axes.Axes, "set_xlabel", lambda ax, label, *a, **k: labels.append(label)
-                        or original(ax, label, *a, **k))  # fmt: skip
+    monkeypatch.setattr(
+        matplotlib.axes.Axes,
+        "set_xlabel",
+        lambda ax, label, *a, **k: labels.append(label) or original(ax, label, *a, **k),
+    )
     _write_records(tmp_path, "toy", "cpu-small", 2)
     text = render("toy", "cpu-small", 2, tmp_path, plot_dir=tmp_path / "plots")
     assert text.startswith("### Toy: error against a knob\n")
@@ -143,9 +168,15 @@ def test_cells_for_rejects_unknown_names_and_scales() -> None:
 @pytest.mark.parametrize("scale", SCALES)
 @pytest.mark.parametrize("name", [name for name in EXPERIMENTS if name != "toy"])
 def test_every_claim_check_reads_one_finished_seed_per_cell(name: str, scale: str) -> None:
-    cells = {(c.row, c.column): {"top1_error": [30.0 + i], "seed": [0], "wall_seconds": [60.0],
-                                 **{f"occluded_{f}": [40.0 + i] for f in ("0", "0.125", "0.25")}}
-             for i, c in enumerate(cells_for(name, scale))}  # fmt: skip
+    cells = {
+        (c.row, c.column): {
+            "top1_error": [30.0 + i],
+            "seed": [0],
+            "wall_seconds": [60.0],
+            **{f"occluded_{f}": [40.0 + i] for f in ("0", "0.125", "0.25")},
+        }
+        for i, c in enumerate(cells_for(name, scale))
+    }
     if cells:
         text = check_claim(name, cells)
         assert text.endswith(".") and "no finished runs" not in text

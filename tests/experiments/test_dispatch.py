@@ -15,9 +15,17 @@ pytest.importorskip("submitit")
 
 
 def _scale():
-    comparison = Comparison(dataset="synthetic", dataset_args={"synthetic_size": [120, 40]}, mixers=("none", "mixup"),
-                            model="convnet_small", model_args={"width": 4}, per_class=5, val_per_class=5, epochs=2,
-                            batch_size=10)  # fmt: skip
+    comparison = Comparison(
+        dataset="synthetic",
+        dataset_args={"synthetic_size": [120, 40]},
+        mixers=("none", "mixup"),
+        model="convnet_small",
+        model_args={"width": 4},
+        per_class=5,
+        val_per_class=5,
+        epochs=2,
+        batch_size=10,
+    )
     return comparison_scale(comparison, num_classes=10, fingerprint=None)
 
 

@@ -77,12 +77,22 @@ def test_mean_and_standard_error() -> None:
 
 
 def test_runner_skips_finished_runs_and_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    tiny = {"dataset": "synthetic", "per_class": 6, "epochs": 2, "warmup_epochs": 1, "batch_size": 30,
-            "model": "convnet_small", "model_args": {"width": 4}}  # fmt: skip
+    tiny = {
+        "dataset": "synthetic",
+        "per_class": 6,
+        "epochs": 2,
+        "warmup_epochs": 1,
+        "batch_size": 30,
+        "model": "convnet_small",
+        "model_args": {"width": 4},
+    }
 
     def fake_cells(name: str, scale: str, *, records: Path | None = None) -> list[Cell]:
-        return [Cell("Vanilla", "1", {**tiny, "mixer": "none"}), Cell("Saliency Grafting", "1", {**tiny}),
-                Cell("Saliency Grafting", "2", {**tiny, "mix_times": 2})]  # fmt: skip
+        return [
+            Cell("Vanilla", "1", {**tiny, "mixer": "none"}),
+            Cell("Saliency Grafting", "1", {**tiny}),
+            Cell("Saliency Grafting", "2", {**tiny, "mix_times": 2}),
+        ]
 
     monkeypatch.setattr(runner_module, "cells_for", fake_cells)
     lines: list[str] = []
@@ -105,18 +115,19 @@ def test_claim_checks_read_the_means() -> None:
     table = {("Vanilla", ""): {"top1_error": [30.0, 32.0]}, ("Saliency Grafting", ""): {"top1_error": [28.0, 29.0]}}
     # means 28.5 (s.e. 0.5) and 31 (s.e. 1): the gap of 2.5 exceeds 2 * sqrt(0.5² + 1²) = 2.236
     assert check_claim("table2", table) == (
-        "SG ranks 1 of 2; -2.50 points vs Vanilla (lower, 2 s.e. = 2.24, unpaired).")  # fmt: skip
+        "SG ranks 1 of 2; -2.50 points vs Vanilla (lower, 2 s.e. = 2.24, unpaired)."
+    )
     table[("Vanilla", "")] = {"top1_error": [28.0, 31.0]}  # 29.5 ± 1.5: a gap of 1 is within 2 * 1.58
     assert check_claim("table2", table) == (
-        "SG ranks 1 of 2; -1.00 points vs Vanilla (within noise, 2 s.e. = 3.16, unpaired).")  # fmt: skip
+        "SG ranks 1 of 2; -1.00 points vs Vanilla (within noise, 2 s.e. = 3.16, unpaired)."
+    )
     # the same values, paired by seed: differences 0 and -2, mean -1, s.e. 1, so 2 s.e. = 2: still within noise
     table[("Vanilla", "")]["seed"] = table[("Saliency Grafting", "")]["seed"] = [0, 1]
     assert check_claim("table2", table).endswith("(within noise, 2 s.e. = 2.00, paired).")
     table[("Vanilla", "")] = {"top1_error": [29.0, 30.1], "seed": [0, 1]}  # differences -1, -1.1: s.e. 0.05
     assert check_claim("table2", table).endswith("-1.05 points vs Vanilla (lower, 2 s.e. = 0.10, paired).")
     table[("CutMix", "")] = {"top1_error": [20.0]}
-    assert check_claim("table2", table) == (
-        "SG ranks 2 of 3; +8.50 points vs CutMix (no test: fewer than 2 seeds).")  # fmt: skip
+    assert check_claim("table2", table) == ("SG ranks 2 of 3; +8.50 points vs CutMix (no test: fewer than 2 seeds).")
     lines = {("Saliency Grafting", str(k)): {"top1_error": [40.0 - k]} for k in range(1, 4)}
     lines.update({("PuzzleMix", str(k)): {"top1_error": [35.0]} for k in range(1, 4)})
     assert check_claim("fig3", lines) == (
@@ -139,7 +150,7 @@ def test_recipe_check_compares_each_methods_objectives() -> None:
     assert check_claim("recipe", cells) == (
         "clean + mixed: best Mixup; mixed only: best Mixup, -2.50 points vs CutMix (lower, 2 s.e. = 1.00, paired); "
         "Mixup: clean + mixed -3.00 points vs mixed only (lower, 2 s.e. = 0.00, paired)."
-    )  # fmt: skip
+    )
 
 
 def test_setting_names_what_the_cells_share() -> None:
@@ -147,7 +158,8 @@ def test_setting_names_what_the_cells_share() -> None:
 
     assert setting("table5", "cpu-small") == (
         "Setting (cpu-small scale): resnet_tiny on imagefolder, (varies) images per class, (varies) epochs "
-        "(2 warm-up), batch 128.")  # fmt: skip
+        "(2 warm-up), batch 128."
+    )
     assert setting("table7", "paper").startswith("Setting (paper scale): (varies) on cifar100, full training set")
     paper = setting("table1", "paper")
     assert "pyramidnet200 on cifar100, full training set, 300 epochs (5 warm-up), batch 64" in paper

@@ -17,15 +17,25 @@ from saliency_grafting.experiments import EXPERIMENTS, Cell, render, run_experim
 from saliency_grafting.experiments.reference import REFERENCE_KEY, add_reference_occlusion, reference_run
 from tests.conftest import held_elsewhere
 
-TINY = {"dataset": "synthetic", "per_class": 6, "epochs": 2, "warmup_epochs": 1, "batch_size": 30,
-        "model": "convnet_small", "model_args": {"width": 4}, "eval_every": 1}  # fmt: skip
+TINY = {
+    "dataset": "synthetic",
+    "per_class": 6,
+    "epochs": 2,
+    "warmup_epochs": 1,
+    "batch_size": 30,
+    "model": "convnet_small",
+    "model_args": {"width": 4},
+    "eval_every": 1,
+}
 
 
 @pytest.fixture
 def tiny_cells(monkeypatch: pytest.MonkeyPatch) -> list[Cell]:
     """Experiments at every scale are replaced by a few tiny synthetic cells (the table6 layout), any seeds allowed."""
-    cells = [Cell("Vanilla", "100 · paper", {**TINY, "mixer": "none"}),
-             Cell("Saliency Grafting", "100 · paper", {**TINY, "mixer": "saliency_grafting"})]  # fmt: skip
+    cells = [
+        Cell("Vanilla", "100 · paper", {**TINY, "mixer": "none"}),
+        Cell("Saliency Grafting", "100 · paper", {**TINY, "mixer": "saliency_grafting"}),
+    ]
 
     def fake(name: str, scale: str, *, records: Path | None = None) -> list[Cell]:
         return cells

@@ -21,10 +21,14 @@ CPU = SCALES["cpu"]
 
 
 def _write(out: Path, config: TrainConfig, error: float, *, train: float | None = None, curve: list | None = None):
-    record = {"key": run_key(config.to_dict()), "seed": config.seed, "wall_seconds": 60.0 * (1 + config.seed),
-              "summary": {"final_top1_error": error, "final_top5_error": error / 5, "final_train_top1_error": train},
-              "occlusion_top1_error": {"0": error, "0.125": error + 5, "0.25": error + 10},
-              "curve": curve or []}  # fmt: skip
+    record = {
+        "key": run_key(config.to_dict()),
+        "seed": config.seed,
+        "wall_seconds": 60.0 * (1 + config.seed),
+        "summary": {"final_top1_error": error, "final_top5_error": error / 5, "final_train_top1_error": train},
+        "occlusion_top1_error": {"0": error, "0.125": error + 5, "0.25": error + 10},
+        "curve": curve or [],
+    }
     path = record_path(out, config)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record))
@@ -39,8 +43,11 @@ def _fill(out: Path, name: str, seeds: int, error: Callable[[str, str, int], flo
 
 def _table(ranking: dict[str, list[str]]) -> tuple[dict[tuple[str, str], dict[str, list[float]]], dict[str, Any]]:
     """Cells whose mean errors follow ``ranking[column]`` (best first), and each column's (size, protocol)."""
-    cells = {(row, column): {"top1_error": [30.0 + i, 31.0 + i]} for column, rows in ranking.items()
-             for i, row in enumerate(rows)}  # fmt: skip
+    cells = {
+        (row, column): {"top1_error": [30.0 + i, 31.0 + i]}
+        for column, rows in ranking.items()
+        for i, row in enumerate(rows)
+    }
     typed = {column: (int(column.split(" · ")[0]), column.split(" · ")[1]) for column in ranking}  # test fixture
     return cells, typed
 
@@ -49,9 +56,17 @@ def test_verdicts_by_protocol() -> None:
     best, second = [SG, "Mixup"], ["Mixup", SG]
     fair = _table({"100 · paper": best, "100 · same objective": best, "100 · same compute": best})
     assert protocol_verdicts(*fair) == (
-        "100 per class: holds fairly (SG ranks paper 1 of 2, same objective 1 of 2, same compute 1 of 2).")  # fmt: skip
-    paper_only = _table({"50 · paper": second, "100 · paper": best, "100 · same objective": second,
-                         "100 · same compute": best, "250 · paper": best})  # fmt: skip
+        "100 per class: holds fairly (SG ranks paper 1 of 2, same objective 1 of 2, same compute 1 of 2)."
+    )
+    paper_only = _table(
+        {
+            "50 · paper": second,
+            "100 · paper": best,
+            "100 · same objective": second,
+            "100 · same compute": best,
+            "250 · paper": best,
+        }
+    )
     verdicts = protocol_verdicts(*paper_only).split("; ")
     assert verdicts[0] == "50 per class: does not hold (SG ranks paper 2 of 2)"
     assert verdicts[1].startswith("100 per class: holds under the paper protocol only")
@@ -65,14 +80,16 @@ def test_lowest_error_by_time_budget() -> None:
     means = {"Vanilla": [(10.0, 60.0), (20.0, 50.0), (30.0, 48.0)], SG: [(25.0, 55.0), (50.0, 40.0)]}
     # up to 30 s Vanilla is lowest (at 25 s its 50 % beats SG's 55 %); at 50 s SG's 40 % beats Vanilla's 48 %
     assert budget_winners(means) == (
-        "lowest mean test error by training-time budget: 10-30 s: Vanilla (48.00 %); 50 s: Saliency Grafting "
-        "(40.00 %).")  # fmt: skip
+        "lowest mean test error by training-time budget: 10-30 s: Vanilla (48.00 %); 50 s: Saliency Grafting (40.00 %)."
+    )
     assert budget_winners({}) == "no curves yet."
 
 
 def test_mean_curve_aligns_evaluations_and_drops_unfinished_ones() -> None:
-    runs = [[{"train_seconds": 10.0, "top1_error": 50.0}, {"train_seconds": 20.0, "top1_error": 40.0}],
-            [{"train_seconds": 12.0, "top1_error": 54.0}]]  # fmt: skip
+    runs = [
+        [{"train_seconds": 10.0, "top1_error": 50.0}, {"train_seconds": 20.0, "top1_error": 40.0}],
+        [{"train_seconds": 12.0, "top1_error": 54.0}],
+    ]
     assert mean_curve(runs) == [(11.0, 52.0)]
 
 
@@ -87,8 +104,8 @@ def test_passes_count_every_forward_backward_pass() -> None:
 
 def test_undefined_experiments_say_so(tmp_path: Path) -> None:
     assert render("sweep", "cpu", 3, tmp_path) == (
-        "### SG's free hyper-parameters, one at a time around the defaults\n\n"
-        "Not defined at the cpu scale.\n")  # fmt: skip
+        "### SG's free hyper-parameters, one at a time around the defaults\n\nNot defined at the cpu scale.\n"
+    )
     assert "Not defined at the cpu-small scale." in render("wallclock", "cpu-small", 3, tmp_path)
     assert "Not defined at the paper scale." in render("tuned", "paper", 3, tmp_path)
 
@@ -103,9 +120,11 @@ def test_table5_report_at_cpu_scale(tmp_path: Path) -> None:
     )
     text = render("table5", "cpu", 2, tmp_path, plot_dir=tmp_path)
     assert "42 of 42 distinct runs finished" in text  # 5 methods x 5 columns x 2 seeds; 4 cells per seed share runs
-    assert ("Verdict by protocol: 50 per class: holds (paper protocol only run) (SG ranks paper 1 of "
-            "5); 100 per class: holds under the paper protocol only (SG ranks paper 1 of 5, same objective 2 of 5, "
-            "same compute 1 of 5)") in text  # fmt: skip
+    assert (
+        "Verdict by protocol: 50 per class: holds (paper protocol only run) (SG ranks paper 1 of "
+        "5); 100 per class: holds under the paper protocol only (SG ranks paper 1 of 5, same objective 2 of 5, "
+        "same compute 1 of 5)"
+    ) in text
     assert "| Vanilla | 100 · paper | 0.5 | 50.5 | 50.0 | 1 | 120 | 120 | 1.5 |" in text  # gap = test - train
     assert f"| {SG} | 250 · paper | — | 43.5 | — | 2 | 66 | 129 |" in text  # 3 warm-up epochs of one pass
     assert (tmp_path / "table5_cpu.png").exists() and "![error against images per class](table5_cpu.png)" in text
@@ -114,8 +133,10 @@ def test_table5_report_at_cpu_scale(tmp_path: Path) -> None:
 def test_wallclock_report_draws_the_curves(tmp_path: Path) -> None:
     for cell, seed, config in plan("wallclock", "cpu", 2, None):
         fast = cell.row == "Vanilla"
-        curve = [{"epoch": e, "train_seconds": e * (1.0 if fast else 2.0), "top1_error": 60.0 - e * (1 if fast else 2)}
-                 for e in (10, 20)]  # fmt: skip
+        curve = [
+            {"epoch": e, "train_seconds": e * (1.0 if fast else 2.0), "top1_error": 60.0 - e * (1 if fast else 2)}
+            for e in (10, 20)
+        ]
         _write(tmp_path, config, curve[-1]["top1_error"] + seed, curve=curve)
     text = render("wallclock", "cpu", 2, tmp_path, plot_dir=tmp_path)
     assert "Wall clock: lowest mean test error by training-time budget: 10-20 s: Vanilla (40.00 %); 40 s:" in text
@@ -138,17 +159,31 @@ def test_tuning_stages_report_the_selection(tmp_path: Path) -> None:
 
 
 def test_fastpath_check_compares_accuracy_and_speed() -> None:
-    cells = {("Vanilla", "bf16 + channels-last"): {"top1_error": [45.0, 46.0], "seed": [0, 1], "wall_seconds": [50.0,
-                                                   50.0], "train_seconds": [40.0, 40.0]},
-             ("Vanilla", "fp32"): {"top1_error": [45.5, 45.5], "seed": [0, 1], "wall_seconds": [100.0, 100.0],
-                                   "train_seconds": [60.0, 100.0]}}  # fmt: skip
+    cells = {
+        ("Vanilla", "bf16 + channels-last"): {
+            "top1_error": [45.0, 46.0],
+            "seed": [0, 1],
+            "wall_seconds": [50.0, 50.0],
+            "train_seconds": [40.0, 40.0],
+        },
+        ("Vanilla", "fp32"): {
+            "top1_error": [45.5, 45.5],
+            "seed": [0, 1],
+            "wall_seconds": [100.0, 100.0],
+            "train_seconds": [60.0, 100.0],
+        },
+    }
     assert check_claim("fastpath", cells) == (
         "bf16 + channels-last +0.00 points vs fp32 (within noise, 2 s.e. = 1.00, paired) over seeds 0, 1; "
-        "2.00x faster (training time).")  # fmt: skip
+        "2.00x faster (training time)."
+    )
     assert check_claim("fastpath", {("Vanilla", "fp32"): cells[("Vanilla", "fp32")]}) == "needs both cells."
     # seeds that only one cell has are left out: seed 2's bf16 run (made under other load) is not compared
-    cells[("Vanilla", "bf16 + channels-last")] = {"top1_error": [45.0, 46.0, 30.0], "seed": [0, 1, 2],
-                                                   "wall_seconds": [50.0, 50.0, 500.0]}  # fmt: skip
+    cells[("Vanilla", "bf16 + channels-last")] = {
+        "top1_error": [45.0, 46.0, 30.0],
+        "seed": [0, 1, 2],
+        "wall_seconds": [50.0, 50.0, 500.0],
+    }
     assert check_claim("fastpath", cells).endswith("over seeds 0, 1; 2.00x faster (wall time).")
     cells[("Vanilla", "fp32")] = {"top1_error": [45.5], "seed": [5], "wall_seconds": [100.0]}
     assert check_claim("fastpath", cells) == "needs both cells at a common seed."

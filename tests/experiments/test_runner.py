@@ -14,10 +14,20 @@ from saliency_grafting.experiments import Cell, plan, run_experiment, run_key
 from saliency_grafting.experiments.runner import TRAIN_KEY, claim
 from tests.conftest import held_elsewhere, run_cli
 
-TINY = {"dataset": "synthetic", "per_class": 6, "epochs": 1, "warmup_epochs": 0, "batch_size": 30,
-        "model": "convnet_small", "model_args": {"width": 4}}  # fmt: skip
-CELLS = [Cell("Vanilla", "a", {**TINY, "mixer": "none"}), Cell("CutMix", "a", {**TINY, "mixer": "cutmix"}),
-         Cell("CutMix", "b", {**TINY, "mixer": "cutmix", "objective": "clean+mixed"})]  # fmt: skip
+TINY = {
+    "dataset": "synthetic",
+    "per_class": 6,
+    "epochs": 1,
+    "warmup_epochs": 0,
+    "batch_size": 30,
+    "model": "convnet_small",
+    "model_args": {"width": 4},
+}
+CELLS = [
+    Cell("Vanilla", "a", {**TINY, "mixer": "none"}),
+    Cell("CutMix", "a", {**TINY, "mixer": "cutmix"}),
+    Cell("CutMix", "b", {**TINY, "mixer": "cutmix", "objective": "clean+mixed"}),
+]
 
 
 @pytest.fixture

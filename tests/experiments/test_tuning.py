@@ -40,8 +40,11 @@ def test_tune_cells_are_paper_protocol_runs_on_the_validation_split() -> None:
 def test_selection_takes_the_lowest_mean_validation_error_over_shared_seeds(tmp_path: Path) -> None:
     assert select_tuned(tmp_path) == {}
     # alpha = 4 has finished seed 0 only, so the selection uses seed 0 alone until its seed 1 lands
-    errors = {("Mixup", "default"): [40.0, 42.0], ("Mixup", "alpha = 0.2"): [39.0, 40.0],
-              ("Mixup", "alpha = 4"): [30.0]}  # fmt: skip
+    errors = {
+        ("Mixup", "default"): [40.0, 42.0],
+        ("Mixup", "alpha = 0.2"): [39.0, 40.0],
+        ("Mixup", "alpha = 4"): [30.0],
+    }
     for cell, seed, config in plan("tune", "cpu", 2, None):
         if cell.row == "Mixup":
             values = errors.get((cell.row, cell.column), [41.0, 41.0])

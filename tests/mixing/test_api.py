@@ -177,8 +177,11 @@ def test_positional_arguments_name_the_class_and_say_keyword_only(name: str) -> 
     cls = sg.MIXERS[name]
     with pytest.raises(TypeError, match=rf"^{cls.__name__} takes keyword arguments only, e.g. {cls.__name__}\("):
         cls(10)
-    with pytest.raises(TypeError, match=rf"^{cls.__name__} got an unexpected keyword argument 'num_clases' .*"
-                       r"did you mean 'num_classes'"):  # fmt: skip
+    with pytest.raises(
+        TypeError,
+        match=rf"^{cls.__name__} got an unexpected keyword argument 'num_clases' .*"
+        r"did you mean 'num_classes'",
+    ):
         cls(num_clases=10)
     with pytest.raises(TypeError, match=rf"^{cls.__name__} needs the keyword argument\(s\) num_classes"):
         cls()

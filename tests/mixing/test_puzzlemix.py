@@ -45,8 +45,7 @@ def test_graph_cut_keeps_the_more_salient_image_where_it_is_salient() -> None:
     saliency = torch.zeros(2, 32, 32)
     saliency[0, :, :16] = 1.0
     saliency[1, :, 16:] = 1.0
-    params = mixer.sample_params(images, torch.tensor([0, 1]), saliency, perm=torch.tensor([1, 0]),
-                                 generator=seeded())  # fmt: skip
+    params = mixer.sample_params(images, torch.tensor([0, 1]), saliency, perm=torch.tensor([1, 0]), generator=seeded())
     assert params.region_mask[0, :, :2].mean() > 0.9 and params.region_mask[0, :, 2:].mean() < 0.1
     assert params.region_mask[1, :, 2:].mean() > 0.9 and params.region_mask[1, :, :2].mean() < 0.1
 
@@ -92,9 +91,21 @@ def test_bad_sizes_and_arguments() -> None:
     images, labels, _ = make_batch(2, size=20)
     with pytest.raises(ValueError, match="PuzzleMix: images must be square with a side divisible by the block grid 8"):
         mixer(images, labels, torch.rand(2, 20, 20), generator=seeded())
-    bad = ({"alpha": 0}, {"n_labels": 1}, {"block_nums": ()}, {"block_nums": (2, 1)}, {"t_size": 0},
-           {"beta": float("inf")}, {"gamma": -1.0}, {"eta": float("nan")}, {"t_eps": -0.1}, {"adv_eps": 300.0},
-           {"workers": 0}, {"std": (0.0, 1.0, 1.0)}, {"mean": (0.5,)})  # fmt: skip
+    bad = (
+        {"alpha": 0},
+        {"n_labels": 1},
+        {"block_nums": ()},
+        {"block_nums": (2, 1)},
+        {"t_size": 0},
+        {"beta": float("inf")},
+        {"gamma": -1.0},
+        {"eta": float("nan")},
+        {"t_eps": -0.1},
+        {"adv_eps": 300.0},
+        {"workers": 0},
+        {"std": (0.0, 1.0, 1.0)},
+        {"mean": (0.5,)},
+    )
     for kwargs in bad:
         with pytest.raises(ValueError, match=f"PuzzleMix: {next(iter(kwargs))}"):
             sg.PuzzleMix(num_classes=NUM_CLASSES, **kwargs)
@@ -172,8 +183,12 @@ def dense_transport_plan(mask: torch.Tensor, saliency: torch.Tensor, eps: float)
     return won
 
 
-@given(seed=st.integers(0, 10_000), n=st.sampled_from([2, 3, 4, 8]), eps=st.sampled_from([0.0, 0.1, 0.8, 5.0]),
-       zeros=st.booleans())  # fmt: skip
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.sampled_from([2, 3, 4, 8]),
+    eps=st.sampled_from([0.0, 0.1, 0.8, 5.0]),
+    zeros=st.booleans(),
+)
 def test_property_index_transport_equals_the_dense_official_algorithm(
     seed: int, n: int, eps: float, zeros: bool
 ) -> None:

@@ -10,13 +10,18 @@ from hypothesis import strategies as st
 from saliency_grafting.mixing import SpecAugment, create_mixer
 
 
-@given(seed=st.integers(0, 2**31), mels=st.integers(8, 64), frames=st.integers(8, 80),
-       freq_width=st.integers(0, 30), time_ratio=st.floats(0, 1), masks=st.integers(0, 3))  # fmt: skip
+@given(
+    seed=st.integers(0, 2**31),
+    mels=st.integers(8, 64),
+    frames=st.integers(8, 80),
+    freq_width=st.integers(0, 30),
+    time_ratio=st.floats(0, 1),
+    masks=st.integers(0, 3),
+)
 def test_masks_are_whole_bands_and_spans_of_bounded_width(
     seed: int, mels: int, frames: int, freq_width: int, time_ratio: float, masks: int
 ) -> None:
-    mixer = SpecAugment(num_classes=3, freq_width=freq_width, freq_masks=masks, time_ratio=time_ratio,
-                        time_masks=masks)  # fmt: skip
+    mixer = SpecAugment(num_classes=3, freq_width=freq_width, freq_masks=masks, time_ratio=time_ratio, time_masks=masks)
     images = torch.rand(4, 1, mels, frames) + 1  # no pixel is zero before masking
     mixed, targets = mixer(images, torch.tensor([0, 1, 2, 0]), generator=torch.Generator().manual_seed(seed))
     assert torch.equal(targets, torch.eye(3)[[0, 1, 2, 0]])  # the label is unchanged

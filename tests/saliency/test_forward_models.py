@@ -130,8 +130,9 @@ def test_vit_saliency_is_the_abs_sum_of_the_last_blocks_patch_tokens_without_pre
         model(images)  # the first pass resolves the layer; its map must already be the right one
         torch.testing.assert_close(hook.saliency, expected)
         model(images.flip(-1))
-        torch.testing.assert_close(hook.saliency, _output_of(model, "blocks", images.flip(-1))[:, 5:].abs().sum(-1)
-                                   .view(2, 14, 14))  # fmt: skip
+        torch.testing.assert_close(
+            hook.saliency, _output_of(model, "blocks", images.flip(-1))[:, 5:].abs().sum(-1).view(2, 14, 14)
+        )
     assert hook.feature_layer == FeatureLayer("blocks", "tokens", (14, 14), 5)
 
 

@@ -21,8 +21,9 @@ class _Cifar(DatasetSource):
     def load(self, root: Path | None, *, image_size: int | None, seed: int, progress: bool, **options: Any) -> Dataset:
         train_x, train_y, test_x, test_y, classes = load_cifar(self.name, root, download=options["download"])
         mean, std = map(torch.tensor, self.stats)
-        return Dataset(self.name, classes, mean, std, 32, train_x, train_y, test_x, test_y,
-                       fingerprint=self.fingerprint(root))  # fmt: skip
+        return Dataset(
+            self.name, classes, mean, std, 32, train_x, train_y, test_x, test_y, fingerprint=self.fingerprint(root)
+        )
 
 
 @register_dataset

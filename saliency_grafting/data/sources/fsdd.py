@@ -64,9 +64,18 @@ class FSDD(DatasetSource):
         top = db[train].amax()  # the scale is fixed by the training clips only
         images = ((db - (top - DYNAMIC_RANGE_DB)) / DYNAMIC_RANGE_DB * 255).round().clamp(0, 255).to(torch.uint8)
         labels = torch.tensor([digit for digit, _, _ in meta])
-        return Dataset(self.name, [str(d) for d in range(10)], *channel_stats(images[train]), options["frames"],
-                       images[train], labels[train], images[test], labels[test], augment=None,
-                       fingerprint=self.fingerprint(root))  # fmt: skip
+        return Dataset(
+            self.name,
+            [str(d) for d in range(10)],
+            *channel_stats(images[train]),
+            options["frames"],
+            images[train],
+            labels[train],
+            images[test],
+            labels[test],
+            augment=None,
+            fingerprint=self.fingerprint(root),
+        )
 
     @staticmethod
     def _test_mask(meta: list[tuple[int, str, int]], speakers: list[str], split: str, fold: Any) -> torch.Tensor:
@@ -75,8 +84,10 @@ class FSDD(DatasetSource):
         if split != "speaker":
             raise DataError(f"fsdd option split must be 'official' or 'speaker', got {split!r}")
         if isinstance(fold, bool) or not isinstance(fold, int) or not 0 <= fold < len(speakers):
-            raise DataError(f"fsdd option fold must be an int in [0, {len(speakers)}) (the held-out speaker of "
-                            f"{', '.join(speakers)}), got {fold!r}")  # fmt: skip
+            raise DataError(
+                f"fsdd option fold must be an int in [0, {len(speakers)}) (the held-out speaker of "
+                f"{', '.join(speakers)}), got {fold!r}"
+            )
         return torch.tensor([speaker == speakers[fold] for _, speaker, _ in meta])
 
     @staticmethod

@@ -52,8 +52,9 @@ class ImageFolder(DatasetSource):
             train = [(p, y) for i, (p, y) in enumerate(zip(train_paths, train_labels, strict=True)) if i not in held]
             return [p for p, _ in train], [y for _, y in train], [p for p, _ in test], [y for _, y in test], classes
         if test_per_class is not None:
-            raise DataError(f"test_per_class: {root} has a test split already; leave the option out",
-                            field="dataset_args")  # fmt: skip
+            raise DataError(
+                f"test_per_class: {root} has a test split already; leave the option out", field="dataset_args"
+            )
         test_paths, test_labels, _ = list_folder(find_split(root, _TEST_SPLITS), classes)
         return train_paths, train_labels, test_paths, test_labels, classes
 
@@ -73,15 +74,35 @@ class ImageFolder(DatasetSource):
         size = image_size or probe.shape[-1]
         if probe.numel() * (len(train_paths) + len(test_paths)) / 2**30 > options["max_resident_gib"]:
             if options["grey"]:
-                raise DataError("grey: streamed image folders are read as RGB; lower the data or raise "
-                                "max_resident_gib", field="dataset_args")  # fmt: skip
+                raise DataError(
+                    "grey: streamed image folders are read as RGB; lower the data or raise max_resident_gib",
+                    field="dataset_args",
+                )
             mean, std = map(torch.tensor, IMAGENET_STATS)
-            return Dataset(self.name, classes, mean, std, size, train_files=(train_paths, train_labels),
-                           test_files=(test_paths, test_labels), fingerprint=fingerprint)  # fmt: skip
+            return Dataset(
+                self.name,
+                classes,
+                mean,
+                std,
+                size,
+                train_files=(train_paths, train_labels),
+                test_files=(test_paths, test_labels),
+                fingerprint=fingerprint,
+            )
         train_x = decode_folder(
             train_paths, image_size, progress=progress, desc=f"decoding {root.name}/train", mode=mode
         )
         test_x = decode_folder(test_paths, image_size, progress=progress, desc=f"decoding {root.name}/test", mode=mode)
         held = "test" if test_paths and train_paths[0].parent.parent != test_paths[0].parent.parent else "held-out test"
-        return Dataset(self.name, classes, *channel_stats(train_x), size, train_x, torch.tensor(train_labels), test_x,
-                       torch.tensor(test_labels), fingerprint=fingerprint, evaluation=held)  # fmt: skip
+        return Dataset(
+            self.name,
+            classes,
+            *channel_stats(train_x),
+            size,
+            train_x,
+            torch.tensor(train_labels),
+            test_x,
+            torch.tensor(test_labels),
+            fingerprint=fingerprint,
+            evaluation=held,
+        )

@@ -41,8 +41,10 @@ def read_boxes(path: Path) -> dict[str, tuple[int, int, int, int]]:
                 if len(row) != 6 or not (0 <= x0 <= x1 < _SIDE and 0 <= y0 <= y1 < _SIDE):
                     raise ValueError
             except ValueError:
-                raise DataError(f"box file {path}, line {line}: expected path, wnid and four pixel corners "
-                                f"0 <= x0 <= x1 < {_SIDE}, 0 <= y0 <= y1 < {_SIDE}, got {row}") from None  # fmt: skip
+                raise DataError(
+                    f"box file {path}, line {line}: expected path, wnid and four pixel corners "
+                    f"0 <= x0 <= x1 < {_SIDE}, 0 <= y0 <= y1 < {_SIDE}, got {row}"
+                ) from None
             boxes[row[0]] = (x0, y0, x1, y1)
     return boxes
 
@@ -96,5 +98,16 @@ class TinyImageNet(DatasetSource):
             size = images.shape[-1]
             splits[split] = (images, torch.tensor(labels), scale_boxes(boxes, size) if size != _SIDE else boxes)
         (train_x, train_y, train_b), (test_x, test_y, test_b) = splits["train"], splits["val"]
-        return Dataset(self.name, classes, *channel_stats(train_x), train_x.shape[-1], train_x, train_y, test_x, test_y,
-                       train_boxes=train_b, test_boxes=test_b, fingerprint=self.fingerprint(root))  # fmt: skip
+        return Dataset(
+            self.name,
+            classes,
+            *channel_stats(train_x),
+            train_x.shape[-1],
+            train_x,
+            train_y,
+            test_x,
+            test_y,
+            train_boxes=train_b,
+            test_boxes=test_b,
+            fingerprint=self.fingerprint(root),
+        )

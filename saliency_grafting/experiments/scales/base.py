@@ -14,9 +14,15 @@ PROTOCOLS = ("paper", "same objective", "same compute")
 # The network and training of the CPU scales: a 701 k-parameter PreAct-ResNet-18 (widths 16-128), SGD with a cosine
 # schedule, bf16 autocast and channels-last (checked against fp32 by the ``fastpath`` experiment).
 CPU_TRAINING: dict[str, Any] = {
-    "model": "preactresnet18", "model_args": {"widths": [16, 32, 64, 128]}, "batch_size": 128, "lr": 0.1,
-    "weight_decay": 5e-4, "schedule": "cosine", "amp": "bf16", "channels_last": True,
-}  # fmt: skip
+    "model": "preactresnet18",
+    "model_args": {"widths": [16, 32, 64, 128]},
+    "batch_size": 128,
+    "lr": 0.1,
+    "weight_decay": 5e-4,
+    "schedule": "cosine",
+    "amp": "bf16",
+    "channels_last": True,
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,8 +60,10 @@ class Scale:
             raise ValueError(f"scale {self.name!r}: family must be one of {', '.join(FAMILIES)}, got {self.family!r}")
         if self.family == "cpu":
             if self.main_size not in self.sizes or self.steps < 1 or self.num_classes < 1 or self.val_per_class < 1:
-                raise ValueError(f"scale {self.name!r}: a cpu scale needs sizes holding main_size, steps, num_classes "
-                                 "and val_per_class")  # fmt: skip
+                raise ValueError(
+                    f"scale {self.name!r}: a cpu scale needs sizes holding main_size, steps, num_classes "
+                    "and val_per_class"
+                )
             if unknown := set(self.protocols) - set(PROTOCOLS):
                 raise ValueError(f"scale {self.name!r}: protocols must be among {PROTOCOLS}, got {sorted(unknown)}")
 

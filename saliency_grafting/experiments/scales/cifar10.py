@@ -11,14 +11,30 @@ from saliency_grafting.experiments.scales.base import CPU_TRAINING, Scale, regis
 # ImageFolder fingerprint of ../shared/data/cifar10-jpg.tar.gz unpacked (train/ and test/, 60 000 JPEGs).
 CIFAR10_JPEG = "5c4c47b62b3990ff"
 
-CPU = register_scale(Scale(
-    name="cpu", family="cpu", dataset="imagefolder", fingerprint=CIFAR10_JPEG, num_classes=10,
-    description="CIFAR-10 JPEG, 701 k PreAct-ResNet, 50-250 per class, ~840 steps (overfits)",
-    base=CPU_TRAINING,
-    steps=840, longer={250: 1.5}, sizes=(50, 100, 250), main_size=100, val_per_class=500,
-))  # fmt: skip
+CPU = register_scale(
+    Scale(
+        name="cpu",
+        family="cpu",
+        dataset="imagefolder",
+        fingerprint=CIFAR10_JPEG,
+        num_classes=10,
+        description="CIFAR-10 JPEG, 701 k PreAct-ResNet, 50-250 per class, ~840 steps (overfits)",
+        base=CPU_TRAINING,
+        steps=840,
+        longer={250: 1.5},
+        sizes=(50, 100, 250),
+        main_size=100,
+        val_per_class=500,
+    )
+)
 
-CPU_SMALL = register_scale(Scale(
-    name="cpu-small", family="cpu-small", dataset="imagefolder", fingerprint=CIFAR10_JPEG, num_classes=10,
-    description="CIFAR-10 JPEG, 78 k ResNet, 500 per class, 20 epochs (underfits)",
-))  # fmt: skip
+CPU_SMALL = register_scale(
+    Scale(
+        name="cpu-small",
+        family="cpu-small",
+        dataset="imagefolder",
+        fingerprint=CIFAR10_JPEG,
+        num_classes=10,
+        description="CIFAR-10 JPEG, 78 k ResNet, 500 per class, 20 epochs (underfits)",
+    )
+)

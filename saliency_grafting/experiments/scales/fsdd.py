@@ -13,9 +13,19 @@ from saliency_grafting.experiments.scales.base import CPU_TRAINING, Scale, regis
 # FSDD fingerprint of ../shared/data/free-spoken-digit.tar.gz unpacked (recordings/*.wav).
 FSDD_3000 = "16e5ea2d99700b8a"
 
-CPU_SPEECH = register_scale(Scale(
-    name="cpu-speech", family="cpu", dataset="fsdd", fingerprint=FSDD_3000, num_classes=10,
-    description="FSDD spoken digits, log-mel 1 x 64 x 64, 701 k PreAct-ResNet, official split (overfits)",
-    base=CPU_TRAINING,
-    steps=280, sizes=(15, 30, 45), main_size=15, val_per_class=30, protocols=("paper", "same compute"),
-))  # fmt: skip
+CPU_SPEECH = register_scale(
+    Scale(
+        name="cpu-speech",
+        family="cpu",
+        dataset="fsdd",
+        fingerprint=FSDD_3000,
+        num_classes=10,
+        description="FSDD spoken digits, log-mel 1 x 64 x 64, 701 k PreAct-ResNet, official split (overfits)",
+        base=CPU_TRAINING,
+        steps=280,
+        sizes=(15, 30, 45),
+        main_size=15,
+        val_per_class=30,
+        protocols=("paper", "same compute"),
+    )
+)

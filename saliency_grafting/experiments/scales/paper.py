@@ -2,7 +2,11 @@
 
 from saliency_grafting.experiments.scales.base import Scale, register_scale
 
-PAPER = register_scale(Scale(
-    name="paper", family="paper", dataset="cifar100",
-    description="the paper's networks and schedules on CIFAR-100, Tiny-ImageNet and ImageNet (a GPU's work)",
-))  # fmt: skip
+PAPER = register_scale(
+    Scale(
+        name="paper",
+        family="paper",
+        dataset="cifar100",
+        description="the paper's networks and schedules on CIFAR-100, Tiny-ImageNet and ImageNet (a GPU's work)",
+    )
+)

@@ -12,10 +12,19 @@ from saliency_grafting.experiments.scales.base import CPU_TRAINING, Scale, regis
 # TinyImageNet fingerprint of ../shared/data/tiny-imagenet-200-250.tar.gz unpacked (train/, val/, box files).
 TINY_IMAGENET_250 = "32463c5dd318dc48"
 
-CPU_TINY = register_scale(Scale(
-    name="cpu-tiny", family="cpu", dataset="tinyimagenet", fingerprint=TINY_IMAGENET_250,
-    dataset_args={"classes": 50, "class_seed": 0}, num_classes=50,
-    description="Tiny-ImageNet, 50 classes (seeded), 64 px, 701 k PreAct-ResNet, 25-100 per class (overfits)",
-    base=CPU_TRAINING,
-    steps=1140, sizes=(25, 50, 100), main_size=50, val_per_class=50,
-))  # fmt: skip
+CPU_TINY = register_scale(
+    Scale(
+        name="cpu-tiny",
+        family="cpu",
+        dataset="tinyimagenet",
+        fingerprint=TINY_IMAGENET_250,
+        dataset_args={"classes": 50, "class_seed": 0},
+        num_classes=50,
+        description="Tiny-ImageNet, 50 classes (seeded), 64 px, 701 k PreAct-ResNet, 25-100 per class (overfits)",
+        base=CPU_TRAINING,
+        steps=1140,
+        sizes=(25, 50, 100),
+        main_size=50,
+        val_per_class=50,
+    )
+)
