@@ -40,8 +40,8 @@ __all__ = ["main"]
 
 
 def _train(args: argparse.Namespace) -> None:
-    config = resolve_config(args)  # validates every field
-    out = Path(config.out)
+    config = resolve_config(args)  # validates every field; sets out
+    out = Path(config.out or ".")
     if not args.resume and (out / "checkpoint.pt").exists():
         raise ValueError(f"--out {out} already holds a run; pass --resume {out} to continue it or choose another --out")
     check_output_dir(out, "--resume" if args.resume else "--out")
@@ -62,21 +62,24 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _panel_after_training(trainer: Trainer, path: Path) -> None:
-    images, labels = panel_batch(trainer.data, 6, seed=trainer.config.seed)  # pairs across classes
+    data = trainer.data
+    if data is None:  # a Trainer built without its data (not from_config): nothing to draw from
+        return
+    images, labels = panel_batch(data, 6, seed=trainer.config.seed)  # pairs across classes
     with ForwardSaliency(trainer.model, trainer.config.saliency_layer) as hook, torch.no_grad():
         trainer.model.eval()
         trainer.model(images.to(trainer.device))
         saliency = hook.saliency.float().cpu()
     mixers = {trainer.config.mixer: trainer.mixer}
     if "cutmix" not in mixers:
-        mixers["cutmix"] = create_mixer("cutmix", trainer.data.num_classes)
+        mixers["cutmix"] = create_mixer("cutmix", data.num_classes)
     mixing_panel(
         mixers,
         images,
         labels,
-        trainer.data.classes,
-        trainer.data.mean,
-        trainer.data.std,
+        data.classes,
+        data.mean,
+        data.std,
         path,
         saliency=saliency,
         seed=trainer.config.seed,
@@ -160,7 +163,7 @@ def _localize(args: argparse.Namespace) -> None:
         raise ValueError(f"--run {args.run}: its dataset {config.dataset!r} has no object boxes to localize")
     full = load_dataset(config.dataset, config.data_dir, image_size=config.image_size, **config_options(config))
     held = held_out_split(full, config.per_class, config.seed, args.held_out)
-    test = (data.test_images, data.test_labels, data.test_boxes)
+    test = (*data.tensors("test"), data.test_boxes)
     found = localization_scores(
         run.model, held, test, data.mean, data.std, device=run.device, saliency_layer=config.saliency_layer
     )
@@ -213,7 +216,7 @@ def _show(args: argparse.Namespace) -> None:
     print(path)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> Parser:
     from saliency_grafting import __version__
 
     parser = Parser(prog="sgraft", description="Saliency Grafting and mixup-style augmentations: train and compare.")
@@ -268,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.set_defaults(func=_show)
     add_reproduce(sub)
     add_compare(sub)
-    parser.commands = sub.choices  # type: ignore[attr-defined]
+    parser.commands = sub.choices
     return parser
 
 

@@ -94,6 +94,8 @@ _DEFAULT_TEXT = {
 class Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line on stderr and exit code 2, with a close match suggested."""
 
+    commands: dict[str, Parser]  # the top-level parser's subcommands, by name
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", _Formatter)
         super().__init__(*args, **kwargs)
@@ -139,7 +141,8 @@ def key_value(text: str) -> tuple[str, Any]:
 def _default_text(f: dataclasses.Field) -> str:
     if f.name in _DEFAULT_TEXT:
         return _DEFAULT_TEXT[f.name]
-    value = f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
+    factory: Any = f.default_factory  # set where there is no plain default
+    value = factory() if f.default is dataclasses.MISSING else f.default
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):

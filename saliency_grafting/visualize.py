@@ -81,7 +81,7 @@ def _to_pil(image: Tensor, mean: Tensor, std: Tensor, scale: int) -> Image.Image
     pixels = (image.float().cpu() * std.view(-1, 1, 1) + mean.view(-1, 1, 1)).clamp(0, 1)
     array = (pixels * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
     picture = Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)  # one channel: grey (spectrograms)
-    return picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
+    return picture.resize((picture.width * scale, picture.height * scale), Image.Resampling.NEAREST)
 
 
 def mixing_panel(
@@ -147,7 +147,7 @@ def localization_panel(
             red = torch.stack([heat, torch.zeros_like(heat), 1 - heat])
             pixels = 0.5 * pixels + 0.5 * red
         array = (pixels.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
-        return Image.fromarray(array).resize((side_w, side_h), Image.NEAREST)
+        return Image.fromarray(array).resize((side_w, side_h), Image.Resampling.NEAREST)
 
     rows = [("image + box", None), *((name, heat) for name, heat in maps.items())]
     canvas = Image.new("RGB", (name_w + len(images) * (side_w + 6), len(rows) * (side_h + 8)), "white")

@@ -79,11 +79,29 @@ class Dataset:
 
     @property
     def num_train(self) -> int:
-        return len(self.train_labels) if self.train_labels is not None else len(self.train_files[1])
+        return len(self.labels("train"))
 
     @property
     def num_test(self) -> int:
-        return len(self.test_labels) if self.test_labels is not None else len(self.test_files[1])
+        return len(self.labels("test"))
+
+    def tensors(self, split: str) -> tuple[Tensor, Tensor]:
+        """``(images, labels)`` of a resident split (``"train"`` or ``"test"``)."""
+        images, labels = getattr(self, f"{split}_images"), getattr(self, f"{split}_labels")
+        if images is None or labels is None:
+            raise ValueError(f"dataset {self.name!r} is streamed from files: it holds no {split} tensors")
+        return images, labels
+
+    def files(self, split: str) -> tuple[list[Path], list[int]]:
+        """``(paths, labels)`` of a streamed split (``"train"`` or ``"test"``)."""
+        found = getattr(self, f"{split}_files")
+        if found is None:
+            raise ValueError(f"dataset {self.name!r} is held in memory: it has no {split} file list")
+        return found
+
+    def labels(self, split: str) -> Tensor:
+        """The labels of a split, resident or streamed."""
+        return self.tensors(split)[1] if self.resident else torch.tensor(self.files(split)[1])
 
 
 def channel_stats(images: Tensor) -> tuple[Tensor, Tensor]:
@@ -148,18 +166,19 @@ def subset(data: Dataset, per_class: int, seed: int, val_per_class: int | None =
     a validation split of training images the subset does not use (see ``validation_split``). Boxes follow their
     images."""
     per_class = _positive("per_class", per_class)
-    labels = data.train_labels if data.resident else torch.tensor(data.train_files[1])
+    labels = data.labels("train")
     keep = class_balanced_subset(labels, per_class, seed)
     held = None if val_per_class is None else validation_split(labels, keep, val_per_class)
     boxes = data.train_boxes
     if data.resident:
-        out = dataclasses.replace(data, train_images=data.train_images[keep], train_labels=data.train_labels[keep])
+        images, labels = data.tensors("train")
+        out = dataclasses.replace(data, train_images=images[keep], train_labels=labels[keep])
         if held is not None:
-            out.test_images, out.test_labels = data.train_images[held], data.train_labels[held]
+            out.test_images, out.test_labels = images[held], labels[held]
     else:
-        out = dataclasses.replace(data, train_files=_pick(data.train_files, keep))
+        out = dataclasses.replace(data, train_files=_pick(data.files("train"), keep))
         if held is not None:
-            out.test_files = _pick(data.train_files, held)
+            out.test_files = _pick(data.files("train"), held)
     out.train_boxes = None if boxes is None else boxes[keep]
     if held is not None:
         out.evaluation = "validation"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -113,7 +113,7 @@ def make_loaders(
 
     The training augmentation is the dataset's own (``data.augment``): none for spectrograms.
     """
-    common = {
+    common: dict[str, Any] = {
         "mean": data.mean,
         "std": data.std,
         "device": device,
@@ -123,19 +123,23 @@ def make_loaders(
     }
     if data.resident:
         policy = data.augment
-        augment = {"augment": False} if policy is None else {"pad": policy.pad(data.image_size), "flip": policy.flip}
-        train = TensorLoader(
-            data.train_images,
-            data.train_labels,
+        augment: dict[str, Any] = (
+            {"augment": False} if policy is None else {"pad": policy.pad(data.image_size), "flip": policy.flip}
+        )
+        (train_x, train_y), (test_x, test_y) = data.tensors("train"), data.tensors("test")
+        train: TensorLoader | StreamLoader = TensorLoader(
+            train_x,
+            train_y,
             batch_size=config.batch_size,
             train=True,
             seed=config.seed,
             **augment,
             **common,
         )
-        test = TensorLoader(data.test_images, data.test_labels, batch_size=512, train=False, **common)
+        test: TensorLoader | StreamLoader = TensorLoader(test_x, test_y, batch_size=512, train=False, **common)
         return train, test
-    stream = {"image_size": data.image_size, "workers": config.workers, "seed": config.seed, **common}
-    train = StreamLoader(*data.train_files, batch_size=config.batch_size, train=True, **stream)
-    test = StreamLoader(*data.test_files, batch_size=config.batch_size, train=False, **stream)
+    stream: dict[str, Any] = {"image_size": data.image_size, "workers": config.workers, "seed": config.seed, **common}
+    (train_paths, train_labels), (test_paths, test_labels) = data.files("train"), data.files("test")
+    train = StreamLoader(train_paths, train_labels, batch_size=config.batch_size, train=True, **stream)
+    test = StreamLoader(test_paths, test_labels, batch_size=config.batch_size, train=False, **stream)
     return train, test

@@ -48,6 +48,12 @@ class DatasetSource:
     def load(self, root: Path | None, *, image_size: int | None, seed: int, progress: bool, **options: Any) -> Dataset:
         raise NotImplementedError
 
+    def folder(self, root: Path | None) -> Path:
+        """``root``, which this dataset needs (``load_dataset`` checks it is given)."""
+        if root is None:
+            raise DataError(f"dataset {self.name!r} needs a data directory", field="data_dir")
+        return root
+
     def fingerprint(self, root: Path | None) -> str | None:
         """A short hash of what ``root`` holds (every file's relative path and size): the data's identity."""
         return None if root is None else fingerprint_files(root)

@@ -64,7 +64,9 @@ class StreamLoader:
     ) -> None:
         self.dataset = FileDataset(paths, labels, _transform(train, image_size, mean, std))
         self.mean, self.std = mean, std  # the normalisation applied (pixel-space mixers read it)
-        self.sampler = DistributedSampler(self.dataset, world_size, rank, shuffle=train, seed=seed, drop_last=train)
+        self.sampler: DistributedSampler = DistributedSampler(
+            self.dataset, world_size, rank, shuffle=train, seed=seed, drop_last=train
+        )
         self.batch_size, self.train, self.seed, self.workers = batch_size, train, seed, workers
         self.device = torch.device(device)
         self.channels_last = channels_last

@@ -13,7 +13,7 @@ import os
 import pickle
 import tempfile
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import torch
 
@@ -86,7 +86,7 @@ def save_atomic(state: dict[str, Any], path: str | Path) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             writer = _HashingWriter(handle)
-            torch.save(state, writer)
+            torch.save(state, cast(BinaryIO, writer))  # a file-like writer, as torch.save takes
             handle.flush()
             os.fsync(handle.fileno())
         new = writer.digest.hexdigest()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 
 import torch
@@ -19,7 +20,7 @@ def evaluate(
     model: nn.Module,
     batches: Iterable[tuple[Tensor, Tensor]],
     *,
-    autocast: Callable[[], object] | None = None,
+    autocast: Callable[[], contextlib.AbstractContextManager] | None = None,
     transform: Callable[[Tensor, Tensor], Tensor] | None = None,
     progress: bool = False,
     desc: str = "evaluating",

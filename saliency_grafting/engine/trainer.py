@@ -32,7 +32,7 @@ from saliency_grafting.engine.progress import EpochLog, TensorBoardLogger, progr
 from saliency_grafting.mixing import Mixer, create_mixer
 from saliency_grafting.models import create_model
 from saliency_grafting.models.regularizers import apply_regularizer
-from saliency_grafting.step import MixStep
+from saliency_grafting.step import LossTerm, MixStep
 
 __all__ = ["Callback", "TensorBoardLogger", "Trainer", "lr_factor", "make_loaders"]
 
@@ -128,7 +128,7 @@ class Trainer:
         if config.channels_last:
             model = model.to(memory_format=torch.channels_last)
         self.model = model
-        net: nn.Module = model
+        net: Any = model  # the bare model, DDP's wrapper or torch.compile's
         if self.world_size > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
             net = nn.parallel.DistributedDataParallel(model, device_ids=ids)
@@ -213,7 +213,7 @@ class Trainer:
         """
         total: Tensor | None = None
         logits, samples = None, 0
-        terms = self.step.terms(images, labels, mixing=mixing)
+        terms: Iterable[LossTerm] = self.step.terms(images, labels, mixing=mixing)
         if self.world_size > 1:
             terms = list(terms)
             if terms:

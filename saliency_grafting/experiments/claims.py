@@ -133,7 +133,7 @@ def sg_rank(*more: Parts) -> Check:
         for column in _columns(cells):
             means = _means(cells, column)
             if SG in means:
-                order = sorted(means, key=means.get)
+                order = sorted(means, key=means.__getitem__)
                 where = f" at {column}" if column else ""
                 gap = f"; {rival}" if (rival := _against_rival(cells, order, SG, column)) else ""
                 parts.append(f"SG ranks {order.index(SG) + 1} of {len(means)}{where}{gap}")
@@ -149,7 +149,7 @@ def best_per_column(*more: Parts) -> Check:
     def check(cells: Cells) -> str:
         parts = []
         for column in _columns(cells):
-            order = sorted(means := _means(cells, column), key=means.get)
+            order = sorted(means := _means(cells, column), key=means.__getitem__)
             if order:  # a column with no finished runs yet is left out
                 gap = f", {versus(cells, (order[0], column), (order[1], column), order[1])}" if len(order) > 1 else ""
                 parts.append(f"{column or 'all'}: best {order[0]}{gap}")
@@ -172,7 +172,7 @@ def occlusion_ranking(cells: Cells) -> str:
             means = _means(cells, column, metric)
             if not means:
                 continue
-            order = sorted(means, key=means.get)
+            order = sorted(means, key=means.__getitem__)
             line = f"k = {100 * fraction:g} %{which}: lowest {order[0]} ({means[order[0]]:.2f} %)"
             if SG in means and len(order) > 1:
                 line += f", SG {_against_rival(cells, order, SG, column, metric)}"
@@ -238,7 +238,7 @@ def fastpath_speed(cells: Cells) -> str:
     fast, slow = ("Vanilla", "bf16 + channels-last"), ("Vanilla", "fp32")
     if not (cells.get(fast, {}).get("top1_error") and cells.get(slow, {}).get("top1_error")):
         return "needs both cells."
-    common = sorted(set(cells[fast]["seed"]) & set(cells[slow]["seed"]))
+    common = sorted(int(seed) for seed in set(cells[fast]["seed"]) & set(cells[slow]["seed"]))
     if not common:
         return "needs both cells at a common seed."
     pairs = {key: _at_seeds(cells[key], common) for key in (fast, slow)}

@@ -89,6 +89,9 @@ class Comparison:
 
 def comparison_scale(comparison: Comparison, *, num_classes: int, fingerprint: str | None) -> Scale:
     """The scale of a comparison: the user's data (by its fingerprint), network and budget, at one data size."""
+    if comparison.val_per_class is None:
+        raise ConfigError("val_per_class", "val_per_class: set it (run_comparison sets it from the data)")
+    held_out = comparison.val_per_class
     base: dict[str, Any] = {
         **CPU_TRAINING,
         "model": comparison.model,
@@ -115,7 +118,7 @@ def comparison_scale(comparison: Comparison, *, num_classes: int, fingerprint: s
         sizes=(comparison.per_class,),
         main_size=comparison.per_class,
         protocols=comparison.protocols,
-        val_per_class=comparison.val_per_class,
+        val_per_class=held_out,
     )
 
 
@@ -124,7 +127,7 @@ def _other_protocols(scale: Scale, records: Path | None) -> list[Cell]:
     chosen = select_tuned(records, scale) if records is not None else {}
     cells = []
     for protocol in (p for p in scale.protocols if p != "paper"):
-        typed = {"seed_offset": TUNED_SEED_OFFSET, "size": scale.main_size, "protocol": protocol}
+        typed: dict[str, Any] = {"seed_offset": TUNED_SEED_OFFSET, "size": scale.main_size, "protocol": protocol}
         for method in ["Vanilla", *GRID]:
             default = protocol_config(scale, method, protocol, scale.main_size)
             cells.append(Cell(method, f"default · {protocol}", default, **typed))

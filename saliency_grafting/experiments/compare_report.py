@@ -110,12 +110,14 @@ def run_comparison(
 
     out = Path(out)
     data = load_dataset(comparison.dataset, data_dir, image_size=comparison.image_size, **comparison.dataset_args)
-    smallest = int(torch.bincount(data.train_labels if data.resident else torch.tensor(data.train_files[1])).min())
-    if comparison.val_per_class is None:
-        comparison = dataclasses.replace(comparison, val_per_class=max(1, min(500, smallest - comparison.per_class)))
-    if comparison.per_class + comparison.val_per_class > smallest:
+    smallest = int(torch.bincount(data.labels("train")).min())
+    held_out = comparison.val_per_class
+    if held_out is None:
+        held_out = max(1, min(500, smallest - comparison.per_class))
+        comparison = dataclasses.replace(comparison, val_per_class=held_out)
+    if comparison.per_class + held_out > smallest:
         raise ValueError(
-            f"per_class {comparison.per_class} + val_per_class {comparison.val_per_class} exceed the "
+            f"per_class {comparison.per_class} + val_per_class {held_out} exceed the "
             f"{smallest} training images of the smallest class: lower one of them"
         )
     scale = comparison_scale(comparison, num_classes=data.num_classes, fingerprint=data.fingerprint)

@@ -197,7 +197,7 @@ def add_reference_occlusion(
     out, runs_dir = Path(out), Path(runs_dir)
     cache: dict[str, Any] = {}
     config = _reference_config(name, scale, out, data_dir) if reference is None else None
-    reference = _run_files(Path(reference)) if config is None else runs_dir / run_key(config.to_dict())
+    reference = _run_files(Path(str(reference))) if config is None else runs_dir / run_key(config.to_dict())
     if config is not None and not record_path(out, config).exists():
         raise ValueError(
             f"experiment {name!r}: the reference run {reference.name} has not finished (no record); "

@@ -82,7 +82,7 @@ def _mean(values: list[float]) -> str:
     return f"{statistics.fmean(values):.1f}" if values else "—"
 
 
-def curves(name: str, scale: str, seeds: int, out: Path) -> dict[str, list[list[dict[str, float]]]]:
+def curves(name: str, scale: str | Scale, seeds: int, out: Path) -> dict[str, list[list[dict[str, float]]]]:
     """``{row: [the record's curve per finished seed]}``: test error at each evaluation and training seconds."""
     found: dict[str, list[list[dict[str, float]]]] = defaultdict(list)
     for cell, _, config in plan(name, scale, seeds, None, records=out):

@@ -88,7 +88,11 @@ def tune_table(ctx: ReportContext) -> list[str]:
 
 def protocol_verdicts(ctx: ReportContext) -> list[str]:
     """Per data size, whether the claim holds under the paper protocol and under the fair ones (grid columns only)."""
-    typed = {column: (cell.size, cell.protocol) for (_, column), cell in ctx.layout.items() if cell.protocol}
+    typed = {
+        column: (cell.size, cell.protocol)
+        for (_, column), cell in ctx.layout.items()
+        if cell.protocol is not None and cell.size is not None
+    }
     if not typed:
         return []
     return [f"Verdict by protocol: {report_cpu.protocol_verdicts(ctx.cells, typed)}", ""]
@@ -118,7 +122,7 @@ def error_by_size(ctx: ReportContext) -> list[str]:
     series = {}
     for row in ctx.rows:
         points = [
-            (float(ctx.layout[(r, c)].size), *mean_se(v["top1_error"]))
+            (float(ctx.layout[(r, c)].size or 0), *mean_se(v["top1_error"]))
             for (r, c), v in ctx.cells.items()
             if r == row and ctx.layout[(r, c)].protocol == "paper" and v.get("top1_error")
         ]

@@ -125,7 +125,7 @@ def tuned_cells(scale: Scale, records: Path | None) -> list[Cell]:
     """Stage 2: Vanilla and each method's default, and its selection from the tune records in ``records``."""
     chosen = select_tuned(records, scale) if records is not None else {}
     cells = []
-    typed = {"seed_offset": TUNED_SEED_OFFSET, "size": scale.main_size, "protocol": "paper"}
+    typed: dict[str, Any] = {"seed_offset": TUNED_SEED_OFFSET, "size": scale.main_size, "protocol": "paper"}
     for method in ["Vanilla", *GRID]:
         default = protocol_config(scale, method, "paper", scale.main_size)
         cells.append(Cell(method, "default", default, **typed))

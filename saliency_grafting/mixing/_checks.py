@@ -240,16 +240,17 @@ def check_params(params: object, images: Tensor, owner: object, kind: type, *, b
     """``params`` of the mixer's kind drawn for a batch of ``images``' shape (``binary``: a 0/1 mask)."""
     if not isinstance(params, kind):
         fail(TypeError, owner, "params", f"a {kind.__name__} from sample_params", type(params).__name__)
+    drawn: Any = params  # one of the MixParams kinds, checked above
     batch = images.shape[0]
-    if params.perm.shape != (batch,) or params.lam.shape != (batch,):
+    if drawn.perm.shape != (batch,) or drawn.lam.shape != (batch,):
         fail(
             ValueError,
             owner,
             "params",
             f"drawn for a batch of {batch} (perm and lam [{batch}])",
-            f"perm {tuple(params.perm.shape)}, lam {tuple(params.lam.shape)}",
+            f"perm {tuple(drawn.perm.shape)}, lam {tuple(drawn.lam.shape)}",
         )
-    mask = params.mask
+    mask = drawn.mask
     if mask is not None and mask.shape != (batch, 1, *images.shape[-2:]):
         fail(
             ValueError,

@@ -23,7 +23,7 @@ def jensen_shannon(*logits: Tensor) -> Tensor:
     """Mean over samples of the Jensen-Shannon divergence between the softmaxes of several logits."""
     probs = [F.softmax(z.float(), dim=1) for z in logits]
     mixture = torch.stack(probs).mean(0).clamp(1e-7, 1).log()
-    return sum(F.kl_div(mixture, p, reduction="batchmean") for p in probs) / len(probs)
+    return torch.stack([F.kl_div(mixture, p, reduction="batchmean") for p in probs]).mean()
 
 
 class AugMix(Mixer):

@@ -70,7 +70,7 @@ class Chain(Mixer):
             label_smoothing=flat[0].label_smoothing,
             validate=any(stage.validate for stage in flat),
         )
-        self.stages = flat
+        self.stages: list[Mixer] = flat
         model = [k for k, stage in enumerate(flat) if stage.saliency_kind in _MODEL_KINDS]
         first = flat[0].saliency_kind
         # The stage that gets the saliency passed to the chain: the model-saliency one, else a first pixel one.
@@ -164,7 +164,7 @@ class Chain(Mixer):
         images, targets = self._replay(images, labels, params, len(self.stages))
         return images, MF.smooth_targets(targets, self.label_smoothing)
 
-    def forward(  # type: ignore[override]
+    def forward(
         self, model: Callable[[Tensor], Tensor], images: Tensor, labels: Tensor, params: MixParams
     ) -> tuple[Tensor, Tensor]:
         """Replay all stages but the last, whose ``forward`` gives ``model``'s logits and the soft labels."""

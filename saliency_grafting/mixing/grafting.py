@@ -136,8 +136,10 @@ class SaliencyGrafting(Mixer):
         s_prime = torch.softmax((s / scale).flatten(1) / self.temperature, dim=1).view_as(s)
         # Eq. 4: S''_st = 1 if S'_st > sigma. sigma_mean = mean of S' = 1 / g^2. The relative tolerance keeps a
         # flat map (all S'_st equal up to rounding) from passing its own mean: it has no salient region.
-        sigma = s_prime.mean(dim=(1, 2), keepdim=True) if self.threshold == "mean" else self.threshold
-        thresholded = s_prime > sigma * (1 + 1e-5) if self.threshold == "mean" else s_prime > sigma
+        if isinstance(self.threshold, str):  # "mean"
+            thresholded = s_prime > s_prime.mean(dim=(1, 2), keepdim=True) * (1 + 1e-5)
+        else:
+            thresholded = s_prime > self.threshold
         if self.selection == "stochastic":
             # M_i = P ⊙ S''_i with P ~ Bern(p_B) i.i.d. per region.
             region_mask = thresholded & bernoulli

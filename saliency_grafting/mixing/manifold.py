@@ -95,7 +95,7 @@ class ManifoldMixup(BetaMixer):
 
     def mixed_loss(self, step: StepInputs, prepared: Any) -> tuple[Tensor, int]:
         """The mix happens inside ``step.net``: a hook mixes the hidden state at the drawn stage."""
-        params = self.sample_params(step.images, step.labels, generator=step.generator)
+        params: Any = self.sample_params(step.images, step.labels, generator=step.generator)
         step.observe(params)
         logits, soft = self.forward(step.net, step.images, step.labels, params)
         return soft_target_cross_entropy(logits, soft), step.images.shape[0]
@@ -111,7 +111,7 @@ class ManifoldMixup(BetaMixer):
         soft = self.soft_labels(labels, params)
         if params.layer == 0:
             return model(self._mix_images(images, params)), soft
-        inner = model  # DDP's and torch.compile's wrappers run the inner module, hooks included
+        inner: Any = model  # DDP's and torch.compile's wrappers run the inner module, hooks included
         while isinstance(getattr(inner, "module", None), nn.Module) or isinstance(
             getattr(inner, "_orig_mod", None), nn.Module
         ):

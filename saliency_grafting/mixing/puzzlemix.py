@@ -197,7 +197,12 @@ class PuzzleMix(Mixer):
         self.std = None if std is None else C.check_number_sequence(std, "std", self, low=0, low_open=True)
         if (mean is None) != (std is None):
             C.fail(ValueError, self, "mean and std", "both given or both None", f"mean={mean!r}, std={std!r}")
-        if self.mean is not None and len(self.mean) != len(self.std) and 1 not in (len(self.mean), len(self.std)):
+        if (
+            self.mean is not None
+            and self.std is not None
+            and 1 not in (len(self.mean), len(self.std))
+            and len(self.mean) != len(self.std)
+        ):
             C.fail(ValueError, self, "mean and std", "of one length (one value per channel)", f"{mean!r}, {std!r}")
         self.adv_p = number(adv_p, "adv_p", self, low=0, high=1)
         self.adv_eps = number(adv_eps, "adv_eps", self, low=0, high=255)  # in pixel levels out of 255
@@ -274,7 +279,7 @@ class PuzzleMix(Mixer):
     def draw(self, step: StepInputs, prepared: Any) -> PuzzleMixParams:
         """The batch's params from the prepared saliency, with the adversarial noise when it was drawn."""
         saliency, adversarial = prepared
-        params = self.sample_params(step.images, step.labels, saliency, generator=step.generator)
+        params: Any = self.sample_params(step.images, step.labels, saliency, generator=step.generator)
         return params if adversarial is None else self.with_noise(params, *adversarial)
 
     def with_noise(self, params: PuzzleMixParams, draw: AdversarialDraw, noise: Tensor) -> PuzzleMixParams:
@@ -294,17 +299,17 @@ class PuzzleMix(Mixer):
         prior = -torch.log(prob + 1e-8) * self.eta / (n * n)  # [B, L]
         unary = weights * cost_keep[..., None] + (1 - weights) * cost_swap[..., None] + prior[:, None, None, :]
         # Integer energies: the label cost (l1 - l2)^2 / levels^2 is scaled by levels^2 into the edge weights.
-        unary = (large * unary).round().to(torch.int32).cpu().numpy()
+        unary_np = (large * unary).round().to(torch.int32).cpu().numpy()
         edges_v = (large * (pw_x + beta) / levels**2).round().to(torch.int32).cpu().numpy()
         edges_h = (large * (pw_y + beta) / levels**2).round().to(torch.int32).cpu().numpy()
         pairwise = ((np.arange(self.n_labels)[:, None] - np.arange(self.n_labels)[None, :]) ** 2).astype(np.int32)
         chunks = np.array_split(np.arange(batch), min(self.workers, batch))
         if len(chunks) == 1:
-            labels = _graph_cuts(unary, pairwise, edges_v, edges_h)
+            labels = _graph_cuts(unary_np, pairwise, edges_v, edges_h)
         else:
             if self._pool is None:
                 self._pool = _process_pool(self.workers)
-            parts = [self._pool.submit(_graph_cuts, unary[c], pairwise, edges_v[c], edges_h[c]) for c in chunks]
+            parts = [self._pool.submit(_graph_cuts, unary_np[c], pairwise, edges_v[c], edges_h[c]) for c in chunks]
             labels = np.concatenate([part.result() for part in parts])
         return 1.0 - torch.from_numpy(labels).float().view(batch, n, n).to(cost_keep.device) / levels
 
@@ -396,7 +401,7 @@ class PuzzleMix(Mixer):
             images = self._add_noise(images, params.noise)
         if params.noise is not None and params.noise_dest:
             partner = self._add_noise(partner, params.noise.index_select(0, params.perm))
-        if params.plan_source is not None:
+        if params.plan_source is not None and params.plan_dest is not None:
             t_num = math.isqrt(params.plan_source.shape[-1])
             images = transport_blocks(images, params.plan_source, t_num)
             partner = transport_blocks(partner, params.plan_dest, t_num)

@@ -56,7 +56,7 @@ class SaliencyMix(BetaMixer):
         donors = perm[:draws]
         maps = saliency.index_select(0, donors.to(saliency.device)) if saliency is not None else None
         if maps is None:
-            maps = static_saliency(images.index_select(0, donors), self.method)
+            maps = static_saliency(images.index_select(0, donors), self.method)  # type: ignore[arg-type]
         maps = maps.to(images.device)
         peak = maps.flatten(1).argmax(dim=1)
         rows, cols = maps.shape[-2:]

@@ -72,6 +72,7 @@ class PyramidNet(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.bn1(self.conv1(x))
-        x = self.layer3(self.layer2(self.layer1(x)))
+        for name in ("layer1", "layer2", "layer3"):  # registered with add_module
+            x = getattr(self, name)(x)
         x = F.relu(self.bn_final(x))
         return self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))

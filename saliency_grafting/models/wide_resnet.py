@@ -34,6 +34,8 @@ class WideResNet(nn.Module):
         self.fc = nn.Linear(cin, num_classes)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = self.block3(self.block2(self.block1(self.conv1(x))))
+        x = self.conv1(x)
+        for name in ("block1", "block2", "block3"):  # registered with add_module
+            x = getattr(self, name)(x)
         x = F.relu(self.bn(x))
         return self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))

@@ -24,6 +24,7 @@ import math
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -254,7 +255,8 @@ class _Probe:
             elif first or last:
                 rec.layout = "nchw" if first else "nhwc"
             if rec.layout is not None:
-                rec.size = tuple(out.shape[2:4]) if rec.layout == "nchw" else tuple(out.shape[1:3])
+                height, width = out.shape[2:4] if rec.layout == "nchw" else out.shape[1:3]
+                rec.size = (int(height), int(width))
         elif out.ndim == 3 and (forced in (None, "tokens")):
             length = out.shape[1]
             if self.grid is not None:
@@ -317,7 +319,7 @@ class _Probe:
         for index, head in enumerate(self.records):
             if head.input_positions <= 1 or head.positions > 1:
                 continue
-            inner = []  # the head and what ran inside it: the records just before it that started after it
+            inner: list[Any] = []  # the head and what ran inside it: the records just before it that started after it
             for r in reversed(self.records[: index + 1]):
                 if r.end < head.start:
                     break
@@ -367,7 +369,7 @@ class _Probe:
             )
         layers = [r for r in maps if any(True for _ in r.module.parameters())]  # not a pooling or an activation
         deepest = (layers or maps)[-1]
-        largest = max(reversed(maps), key=lambda r: min(r.size))  # type: ignore[arg-type, return-value]
+        largest = max(reversed(maps), key=lambda r: min(r.size))  # type: ignore[arg-type]
         return (
             f"forward saliency: no feature map before global pooling reaches min_size={self.min_size} for a "
             f"{self._image()} input; the deepest is layer {deepest.describe()}"

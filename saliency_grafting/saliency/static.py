@@ -76,7 +76,7 @@ def opencv_fine_grained_saliency(images: Tensor) -> Tensor:
         raise ImportError(
             "opencv_fine_grained saliency needs OpenCV's contrib modules: pip install 'saliency_grafting[opencv]'"
         ) from err
-    detector = cv2.saliency.StaticSaliencyFineGrained_create()
+    detector = cv2.saliency.StaticSaliencyFineGrained_create()  # type: ignore[attr-defined]
     flat = images.detach().float().flatten(1)
     low, high = flat.amin(1).view(-1, 1, 1, 1), flat.amax(1).view(-1, 1, 1, 1)
     pixels = ((images.detach().float() - low) / (high - low).clamp_min(1e-12) * 255).round().to(torch.uint8)

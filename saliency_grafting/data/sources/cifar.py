@@ -19,6 +19,7 @@ class _Cifar(DatasetSource):
     stats: ClassVar[tuple[tuple[float, ...], tuple[float, ...]]]
 
     def load(self, root: Path | None, *, image_size: int | None, seed: int, progress: bool, **options: Any) -> Dataset:
+        root = self.folder(root)
         train_x, train_y, test_x, test_y, classes = load_cifar(self.name, root, download=options["download"])
         mean, std = map(torch.tensor, self.stats)
         return Dataset(

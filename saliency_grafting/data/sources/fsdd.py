@@ -49,6 +49,7 @@ class FSDD(DatasetSource):
         return None if root is None else fingerprint_files(root / "recordings", lambda p: p.suffix == ".wav")
 
     def load(self, root: Path | None, *, image_size: int | None, seed: int, progress: bool, **options: Any) -> Dataset:
+        root = self.folder(root)
         folder = root / "recordings"
         files = sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
         if not files:

@@ -67,6 +67,7 @@ class ImageFolder(DatasetSource):
         return folder_fingerprint(root, {"train": train_paths, "test": test_paths})
 
     def load(self, root: Path | None, *, image_size: int | None, seed: int, progress: bool, **options: Any) -> Dataset:
+        root = self.folder(root)
         train_paths, train_labels, test_paths, test_labels, classes = self.listing(root, options["test_per_class"])
         fingerprint = self.fingerprint(root)
         mode = "L" if options["grey"] else "RGB"

@@ -82,6 +82,7 @@ class TinyImageNet(DatasetSource):
         return sorted(every[i] for i in order[:count].tolist())
 
     def load(self, root: Path | None, *, image_size: int | None, seed: int, progress: bool, **options: Any) -> Dataset:
+        root = self.folder(root)
         for split in _BOX_FILES:
             if not (root / split).is_dir():
                 raise DataError(f"{root} has no {split}/ folder: expected the unpacked tiny-imagenet-200 folder")
