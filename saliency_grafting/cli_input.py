@@ -46,7 +46,8 @@ _HELP = {
     "image_size": "resize images to N x N pixels (image folders)",
     "model": f"one of {', '.join(MODELS)}, or timm:<name>",
     "model_args": "model keyword, KEY=VALUE (YAML value), repeatable: --model-arg depth=16",
-    "mixer": "augmentation: " + ", ".join(MIXERS) + "; chain with +, e.g. cutout+mixup",
+    "mixer": "augmentation: " + ", ".join(MIXERS) + "; chain with +, e.g. cutout+mixup; one per batch with |, "
+    "e.g. mixup:0.2|cutmix:0.8 (weights optional)",
     "mixer_args": "mixer keyword, KEY=VALUE (YAML value), repeatable: --mixer-arg temperature=0.2",
     "regularizer": "model regulariser: none, shakedrop (residual branches), dropblock (last two stages)",
     "regularizer_args": "regulariser keyword, KEY=VALUE, repeatable: --regularizer-arg p_last=0.5",

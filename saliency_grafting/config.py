@@ -72,7 +72,10 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "val_per_class": (lambda v: v is None or (_int(v) and v >= 1), "an integer >= 1 or null"),
     "image_size": (lambda v: v is None or (_int(v) and v >= 1), "an integer >= 1 or null"),
     "model": (lambda v: isinstance(v, str) and v != "", "a model name (see --help) or timm:<name>"),
-    "mixer": (lambda v: isinstance(v, str) and v != "", "a mixer name (see --help) or a chain a+b"),
+    "mixer": (
+        lambda v: isinstance(v, str) and v != "",
+        "a mixer name (see --help), a chain a+b or a per-batch choice a|b (weights a:0.2|b:0.8)",
+    ),
     "model_args": (_kwargs, "a mapping of keyword names to values"),
     "mixer_args": (_kwargs, "a mapping of keyword names to values"),
     "regularizer_args": (_kwargs, "a mapping of keyword names to values"),
@@ -194,7 +197,7 @@ class TrainConfig:
                 f"--model: unknown model {self.model!r}; valid names: {', '.join(MODELS)}, or timm:<name>"
                 f"{suggest(self.model, list(MODELS))}",
             )
-        for stage in self.mixer.split("+"):
+        for stage in (s.partition(":")[0] for part in self.mixer.split("|") for s in part.split("+")):
             if stage not in MIXERS:
                 raise ConfigError(
                     "mixer",

@@ -84,6 +84,20 @@ class StepInputs:
         self.stats += row
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """How a step acts as one mixer: its objective and its saliency source."""
+
+    mixer: Mixer
+    objective: str
+    source: SaliencySource | None
+
+    @property
+    def needs_clean_pass(self) -> bool:
+        """Whether its mixing steps run the clean forward pass (for the loss or the forward saliency)."""
+        return self.objective == "clean+mixed" or (self.source is not None and self.source.from_clean_pass)
+
+
 class MixStep:
     """The loss of one batch for any mixer, as a sequence of ``LossTerm``s.
 
@@ -129,22 +143,33 @@ class MixStep:
                 f"{type(mixer).__name__} mixes through hooks inside the network: it cannot score a "
                 "torch.compile'd net; pass the uncompiled one"
             )
-        self.objective = mixer.default_objective if objective == "auto" else objective
-        if mixer.uses_clean_logits and self.objective != "clean+mixed":
-            raise ValueError(
-                f"{type(mixer).__name__} scores its views against the clean logits: objective must be "
-                f"'clean+mixed' or 'auto', got {objective!r}"
-            )
-        self.source = self._source(mixer, saliency, saliency_layer)
-        mixer.check_source(self.source)
-        if self.source is not None:
-            self.source.attach(model)
+        # One plan per mixer the step may act as (a RandomChoice's choices; else the mixer), each with its own
+        # paper's objective and saliency source, so that a choice runs the clean pass only when its mixer needs it.
+        several = len(mixer.choices) > 1
+        self.plans = [self._plan(m, objective, saliency, saliency_layer, several) for m in mixer.choices]
+        if several and not any(plan.source for plan in self.plans) and saliency != "auto":
+            raise ValueError(f"--saliency {saliency}: none of {type(mixer).__name__}'s mixers uses saliency")
+        self.objective = self.plans[0].objective if not several else mixer.default_objective
+        self.source = next((plan.source for plan in self.plans if plan.source is not None), None)
         self.mix_times, self.mix_reduction = mix_times, mix_reduction
         # The clean loss is smoothed as the mixer smooths its soft labels unless told otherwise.
         self.label_smoothing = mixer.label_smoothing if label_smoothing is None else float(label_smoothing)
         self.generator = generator
         self.autocast = autocast or contextlib.nullcontext
         self.stats: Tensor | None = None  # [area, lambda, gap, empty, count] sums since the last read_stats()
+
+    def _plan(self, mixer: Mixer, objective: str, saliency: str, layer: str | None, optional: bool) -> _Plan:
+        chosen = mixer.default_objective if objective == "auto" else objective
+        if mixer.uses_clean_logits and chosen != "clean+mixed":
+            raise ValueError(
+                f"{type(mixer).__name__} scores its views against the clean logits: objective must be "
+                f"'clean+mixed' or 'auto', got {objective!r}"
+            )
+        source = None if optional and not mixer.saliency_kinds else self._source(mixer, saliency, layer)
+        mixer.check_source(source)
+        if source is not None:
+            source.attach(self.model)
+        return _Plan(mixer, chosen, source)
 
     @staticmethod
     def _source(mixer: Mixer, name: str, layer: str | None) -> SaliencySource | None:
@@ -159,14 +184,15 @@ class MixStep:
     @property
     def needs_clean_pass(self) -> bool:
         """Whether a mixing step runs the clean forward pass (for its loss or for the forward saliency)."""
-        return self.objective == "clean+mixed" or (self.source is not None and self.source.from_clean_pass)
+        return any(plan.needs_clean_pass for plan in self.plans)
 
     def terms(self, images: Tensor, labels: Tensor, *, mixing: bool = True) -> Iterator[LossTerm]:
         """The step's loss terms in order: clean (if trained on), then each mixed batch. A term may be
         backpropagated as soon as it is yielded (the next one does not need its graph), which frees memory early."""
-        train_clean = not mixing or self.objective == "clean+mixed"
+        plan = self.plans[self.mixer.select(self.generator)] if mixing else self.plans[0]  # one draw per batch
+        train_clean = not mixing or plan.objective == "clean+mixed"
         clean_logits, pending = None, None
-        if train_clean or self.needs_clean_pass:
+        if train_clean or (mixing and plan.needs_clean_pass):
             with self.autocast(), torch.set_grad_enabled(train_clean and torch.is_grad_enabled()):
                 out = self.net(images)  # the forward source's hook keeps this pass's features
             if train_clean:
@@ -174,7 +200,7 @@ class MixStep:
                 clean = LossTerm(
                     F.cross_entropy(out.float(), labels, label_smoothing=self.label_smoothing), len(images), out
                 )
-                if not (mixing and self.mixer.uses_clean_logits):
+                if not (mixing and plan.mixer.uses_clean_logits):
                     yield clean
                 else:
                     pending = clean  # AugMix's JSD backpropagates through the clean logits: one term with them
@@ -187,16 +213,16 @@ class MixStep:
             labels,
             self.generator,
             clean_logits,
-            self.source,
-            self.objective == "clean+mixed",
+            plan.source,
+            plan.objective == "clean+mixed",
             self.autocast,
             self._stats(images),
         )
-        prepared = self.mixer.prepare(step)
+        prepared = plan.mixer.prepare(step)
         k = self.mix_times
         for i in range(k):
             with self.autocast():
-                loss, samples = self.mixer.mixed_loss(step, prepared)
+                loss, samples = plan.mixer.mixed_loss(step, prepared)
             # "mean" keeps the step on augmented data the same size for every k; "sum" grows it with k.
             loss = loss / k if self.mix_reduction == "mean" and k > 1 else loss
             if pending is None:
@@ -227,5 +253,6 @@ class MixStep:
 
     def close(self) -> None:
         """Detach the saliency source (the forward hook) from the model."""
-        if self.source is not None:
-            self.source.detach()
+        for plan in self.plans:
+            if plan.source is not None:
+                plan.source.detach()

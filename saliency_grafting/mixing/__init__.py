@@ -9,6 +9,7 @@ from saliency_grafting.mixing.attentive import AttentiveCutMix
 from saliency_grafting.mixing.augmix import AugMix, jensen_shannon
 from saliency_grafting.mixing.base import Masking, Mixer, MixParams, NoMix, SaliencyKind
 from saliency_grafting.mixing.chain import Chain, ChainParams
+from saliency_grafting.mixing.choice import ChoiceParams, RandomChoice
 from saliency_grafting.mixing.cutmix import CutMix
 from saliency_grafting.mixing.cutout import Cutout
 from saliency_grafting.mixing.grafting import GraftingParams, SaliencyGrafting, calibrated_lambda, importance
@@ -24,6 +25,7 @@ __all__ = [
     "AugMix",
     "Chain",
     "ChainParams",
+    "ChoiceParams",
     "CutMix",
     "Cutout",
     "GraftingParams",
@@ -36,6 +38,7 @@ __all__ = [
     "NoMix",
     "PuzzleMix",
     "PuzzleMixParams",
+    "RandomChoice",
     "SaliencyGrafting",
     "SaliencyKind",
     "SaliencyMix",
@@ -65,22 +68,29 @@ MIXERS: dict[str, type[Mixer]] = {
 def create_mixer(name: str, num_classes: int, **kwargs: Any) -> Mixer:
     """Build the mixer registered as ``name`` (see ``MIXERS``) for ``num_classes`` classes.
 
-    ``"a+b"`` chains mixers (``cutout+mixup``); ``kwargs`` then go to every stage that accepts them.
+    ``"a+b"`` chains mixers (``cutout+mixup``); ``kwargs`` then go to every stage that accepts them. ``"a|b"``
+    draws one of them per batch (``RandomChoice``), with weights ``"mixup:0.2|cutmix:0.8"`` (default: equal).
     """
     if not isinstance(name, str):
         raise TypeError(
             f"create_mixer: name must be a mixer name (str), one of {', '.join(sorted(MIXERS))}, "
             f"or a chain 'a+b'; got {name!r} ({type(name).__name__})"
         )
+    if "|" in name:
+        stages, weights = [], []
+        for part in name.split("|"):
+            stage, _, weight = part.partition(":")
+            stages.append(create_mixer(stage, num_classes, **_for(stage, kwargs)))
+            try:
+                weights.append(float(weight) if weight else 1.0)
+            except ValueError:
+                raise ValueError(f"mixer {name!r}: the weight of {stage!r} must be a number, got {weight!r}") from None
+        _unused(name, kwargs, stages)
+        return RandomChoice(stages, weights)
     if "+" in name:
-        stages = []
-        for part in name.split("+"):
-            accepted = _accepted(MIXERS.get(part))
-            stages.append(create_mixer(part, num_classes, **{k: v for k, v in kwargs.items() if k in accepted}))
-        unused = sorted(set(kwargs) - set().union(*(_accepted(type(s)) for s in stages)))
-        if unused:
-            raise ValueError(f"mixer {name!r} got unexpected keyword argument(s) {unused}")
-        return Chain(stages)
+        chained = [create_mixer(part, num_classes, **_for(part, kwargs)) for part in name.split("+")]
+        _unused(name, kwargs, chained)
+        return Chain(chained)
     try:
         cls = MIXERS[name]
     except (KeyError, TypeError):
@@ -90,6 +100,20 @@ def create_mixer(name: str, num_classes: int, **kwargs: Any) -> Mixer:
     if unknown:
         raise ValueError(f"mixer {name!r} got unexpected keyword argument(s) {unknown}; it takes {accepted}")
     return cls(num_classes=num_classes, **kwargs)
+
+
+def _for(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments that a stage ``name`` (a mixer, or a chain of them) accepts."""
+    accepted = set().union(*(_accepted(MIXERS.get(part)) for part in name.split("+")))
+    return {k: v for k, v in kwargs.items() if k in accepted}
+
+
+def _unused(name: str, kwargs: dict[str, Any], stages: list[Mixer]) -> None:
+    """A ``ValueError`` for keyword arguments that no stage of ``name`` takes."""
+    flat = [inner for stage in stages for inner in (stage.stages if isinstance(stage, Chain) else [stage])]
+    unused = sorted(set(kwargs) - set().union(*(_accepted(type(s)) for s in flat)))
+    if unused:
+        raise ValueError(f"mixer {name!r} got unexpected keyword argument(s) {unused}")
 
 
 def _accepted(cls: type[Mixer] | None) -> list[str]:

@@ -124,6 +124,15 @@ class Mixer(metaclass=C.KeywordOnly):
     uses_clean_logits: bool = False  # its mixed loss reads the clean pass's logits (AugMix's JSD)
 
     @property
+    def choices(self) -> tuple[Mixer, ...]:
+        """The mixers a training step may act as, one per batch (``RandomChoice``'s); a plain mixer is its own."""
+        return (self,)
+
+    def select(self, generator: torch.Generator | None) -> int:
+        """The index into ``choices`` of the mixer of the next batch (a plain mixer: 0, drawing nothing)."""
+        return 0
+
+    @property
     def saliency_kinds(self) -> tuple[SaliencyKind, ...]:
         """Every kind of saliency the mixer can use (a chain's: its stages'); empty when it uses none."""
         return () if self.saliency_kind is SaliencyKind.NONE else (self.saliency_kind,)
