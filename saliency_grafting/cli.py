@@ -25,13 +25,13 @@ from saliency_grafting.cli_input import (
     one_line,
     resolve_config,
 )
-from saliency_grafting.config import TrainConfig, flag, load_yaml
+from saliency_grafting.config import flag
 from saliency_grafting.data import DATASETS, DataError, load_dataset
 from saliency_grafting.engine import Trainer, occluder
-from saliency_grafting.engine.checkpoint import clean_orphans, load_checkpoint
+from saliency_grafting.engine.checkpoint import clean_orphans
 from saliency_grafting.engine.evaluate import evaluate
 from saliency_grafting.engine.progress import EpochLog, round_floats
-from saliency_grafting.engine.run import EvalRun, eval_run
+from saliency_grafting.engine.run import EvalRun, eval_run, read_run
 from saliency_grafting.mixing import MIXERS, SaliencyKind, create_mixer
 from saliency_grafting.saliency import ForwardSaliency, static_saliency
 from saliency_grafting.visualize import mixing_panel, panel_batch
@@ -88,24 +88,17 @@ def _panel_after_training(trainer: Trainer, path: Path) -> None:
 
 def _load_run(run: str, *, quiet: bool = True) -> EvalRun:
     """The run's network on its data, from ``config.yaml`` and ``checkpoint.pt`` (read first: it fails fast)."""
-    run_dir = Path(run)
-    if not (run_dir / "config.yaml").is_file() or not (run_dir / "checkpoint.pt").is_file():
-        raise ValueError(f"--run {run}: expected a run directory with config.yaml and checkpoint.pt")
     try:
-        config = TrainConfig.from_dict(load_yaml(run_dir / "config.yaml"))
+        config, model_state = read_run(run)
     except ValueError as err:
-        raise ValueError(f"--run {run}: {run_dir / 'config.yaml'}: {err}") from None
-    state = load_checkpoint(run_dir / "checkpoint.pt", "cpu")
-    if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
-        raise ValueError(f"checkpoint {run_dir / 'checkpoint.pt'} holds no model state")
+        raise ValueError(f"--run {run}: {err}") from None
     try:
         check_device(config.device)
     except ValueError as err:  # a run trained on a GPU can be evaluated here all the same
         print(f"sgraft: {err}; evaluating on the default device instead", file=sys.stderr)
         config.device = "auto"
-    config.out = None  # read-only: nothing is written by eval or occlusion except their reports
     config.quiet = quiet
-    return eval_run(config, state["model"])  # the network and its test data: no optimizer, no mixer
+    return eval_run(config, model_state)  # the network and its test data: no optimizer, no mixer
 
 
 def _write_json(path: Path, value: Any) -> None:

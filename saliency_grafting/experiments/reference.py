@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from saliency_grafting.engine.run import run_files
 from saliency_grafting.experiments.runner import (
     OCCLUSION_FRACTIONS,
     TRAIN_KEY,
@@ -100,25 +101,16 @@ def retrain(config: Any, out: Path, runs_dir: Path, *, cache: dict[str, Any] | N
     return final
 
 
-def _run_files(run_dir: Path) -> Path:
-    """``run_dir``, checked to hold a finished run's files."""
-    if not (run_dir / "config.yaml").exists() or not (run_dir / "checkpoint.pt").exists():
-        raise ValueError(f"run directory {run_dir}: expected config.yaml and checkpoint.pt")
-    return run_dir
-
-
 def load_run(run_dir: Path, data_dir: str | None = None, cache: dict[str, Any] | None = None) -> Any:
     """A ``Trainer`` (nothing written) holding the final weights of the run in ``run_dir``."""
-    from saliency_grafting.config import TrainConfig, load_yaml
-    from saliency_grafting.engine import Trainer, load_checkpoint
+    from saliency_grafting.engine import Trainer
+    from saliency_grafting.engine.run import read_run
 
-    run_dir = _run_files(Path(run_dir))
-    config = TrainConfig.from_dict(load_yaml(run_dir / "config.yaml"))
-    config.out = None
+    config, model_state = read_run(run_dir)
     if data_dir is not None:
         config.data_dir = data_dir
     trainer = Trainer.from_config(config, data=_dataset(config, {} if cache is None else cache))
-    trainer.model.load_state_dict(load_checkpoint(run_dir / "checkpoint.pt", trainer.device)["model"])
+    trainer.model.load_state_dict(model_state)
     return trainer
 
 
@@ -197,7 +189,7 @@ def add_reference_occlusion(
     out, runs_dir = Path(out), Path(runs_dir)
     cache: dict[str, Any] = {}
     config = _reference_config(name, scale, out, data_dir) if reference is None else None
-    reference = _run_files(Path(str(reference))) if config is None else runs_dir / run_key(config.to_dict())
+    reference = run_files(Path(str(reference))) if config is None else runs_dir / run_key(config.to_dict())
     if config is not None and not record_path(out, config).exists():
         raise ValueError(
             f"experiment {name!r}: the reference run {reference.name} has not finished (no record); "

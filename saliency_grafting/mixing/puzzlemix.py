@@ -139,10 +139,11 @@ class PuzzleMix(Mixer):
     the label cost ``beta`` and the prior ``eta`` on the binomial label probabilities of ``lambda``. The mask over
     ``n_labels`` values {1, ..., 0} is solved per sample by alpha-beta-swap graph cuts, in ``workers`` processes
     (gco keeps global state, so not threads; default: ``torch.get_num_threads()``). Then (``transport``) salient
-    blocks of each image move into the region it keeps, on a ``t_size`` px grid (``None``: the mask's block grid,
-    the Tiny-ImageNet setting) with cost weight ``t_eps``. The label weight is the mask mean. Set ``mean``/``std``
-    to the images' normalisation so that the smoothness term sees pixels, as the official code does (the trainer
-    does). The graph cuts run on the CPU: the costs are copied to the host once per batch.
+    blocks of each image move into the region it keeps, on a ``t_size`` px grid (``"auto"``: 4 px up to 64 px images,
+    the block grid above; ``None``: the mask's block grid, the Tiny-ImageNet setting) with cost weight ``t_eps``.
+    The label weight is the mask mean. Set ``mean``/``std`` to the images' normalisation so that the smoothness term
+    sees pixels, as the official code does (the trainer does). The graph cuts run on the CPU: the costs are copied
+    to the host once per batch.
 
     Adversarial noise (``adv_p > 0``, off by default as in the official CIFAR command): per batch, x_i and x_perm
     each get noise with probability ``adv_p``. The input gradient is taken at the images plus uniform noise in
@@ -168,7 +169,7 @@ class PuzzleMix(Mixer):
         block_nums: tuple[int, ...] | None = None,
         transport: bool = True,
         t_eps: float = 0.8,
-        t_size: int | None = 4,
+        t_size: int | str | None = "auto",
         mean: tuple[float, ...] | None = None,
         std: tuple[float, ...] | None = None,
         adv_p: float = 0.0,
@@ -192,7 +193,9 @@ class PuzzleMix(Mixer):
         self.block_nums = None if block_nums is None else C.check_int_sequence(block_nums, "block_nums", self, low=2)
         self.transport = C.check_flag(transport, "transport", self)
         self.t_eps = number(t_eps, "t_eps", self, low=0)
-        self.t_size = None if t_size is None else C.check_int(t_size, "t_size", self, low=1)  # pixels
+        # pixels; "auto": 4 px up to 64 px images (the official CIFAR setting), the block grid above (transport on a
+        # 4 px grid of a 224 px image solves a 3136 x 3136 plan per sample)
+        self.t_size = t_size if t_size in (None, "auto") else C.check_int(t_size, "t_size", self, low=1)
         self.mean = None if mean is None else C.check_number_sequence(mean, "mean", self)
         self.std = None if std is None else C.check_number_sequence(std, "std", self, low=0, low_open=True)
         if (mean is None) != (std is None):
@@ -338,7 +341,8 @@ class PuzzleMix(Mixer):
         block = width // n
         # Pooling sizes must divide the block (the official code assumes so; gcd keeps e.g. 48 px images working).
         neigh = math.gcd(min(self.neigh_size, block), block)
-        t_size = block if self.t_size is None else math.gcd(min(self.t_size, block), block)
+        size = (4 if width <= 64 else None) if self.t_size == "auto" else self.t_size
+        t_size = block if size is None else math.gcd(min(int(size), block), block)
         beta, gamma = self.beta / n / 16, self.gamma  # the official code normalises beta only
         sal = (
             F.interpolate(saliency.float().unsqueeze(1), size=(height, width), mode="bilinear")

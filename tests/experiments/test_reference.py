@@ -76,7 +76,7 @@ def test_reference_needs_run_files(tmp_path: Path, tiny_cells: list[Cell]) -> No
     (tmp_path / "records").mkdir()
     with pytest.raises(ValueError, match=r"has not finished \(no record\)"):  # the default reference
         add_reference_occlusion("table6", "cpu", 1, tmp_path, tmp_path / "runs")
-    with pytest.raises(ValueError, match=r"expected config\.yaml and checkpoint\.pt"):  # one given by the user
+    with pytest.raises(ValueError, match=r"nowhere: expected a run directory with config\.yaml and checkpoint\.pt"):
         add_reference_occlusion("table6", "cpu", 1, tmp_path, tmp_path / "runs", reference=tmp_path / "nowhere")
 
 
