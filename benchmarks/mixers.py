@@ -1,4 +1,6 @@
-"""Median time per call of every mixer, as ratios to ``images.clone()`` and to CutMix measured in the same run.
+"""Median time per call of every mixer, as ratios to ``images.clone()``, to CutMix and to timm's CutMix (its
+``Mixup(cutmix_alpha=1)`` in cutmix mode, which mixes the batch in place: timed with the clone that keeps the input,
+as a functional op must), all measured in the same run.
 
 python benchmarks/mixers.py [--repeats 30] [--threads 2] [--markdown]
 """
@@ -6,6 +8,7 @@ python benchmarks/mixers.py [--repeats 30] [--threads 2] [--markdown]
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -55,16 +58,25 @@ def main() -> None:
             if isinstance(mixer, sg.AugMix):  # its work is making the two views of the JSD loss
                 op = partial(mixer.views, images, torch.zeros(3), torch.ones(3), gen)
             timings[name] = median_ms(op, args.repeats if name not in ("augmix", "puzzlemix") else 5)
+        try:
+            from timm.data import Mixup
+
+            timm_cutmix = Mixup(mixup_alpha=0.0, cutmix_alpha=1.0, num_classes=100)
+            timm_op = partial(lambda op, x, y: op(x.clone(), y), timm_cutmix, images, labels)
+            timings["timm CutMix (clone + op)"] = median_ms(timm_op, args.repeats)
+        except ImportError:  # the timm extra
+            pass
+        reference = timings.get("timm CutMix (clone + op)", math.nan)
         for name, ms in timings.items():
-            rows.append((shape, name, ms, ms / clone, ms / timings["cutmix"]))
-        rows.append((shape, "images.clone()", clone, 1.0, clone / timings["cutmix"]))
+            rows.append((shape, name, ms, ms / clone, ms / timings["cutmix"], ms / reference))
+        rows.append((shape, "images.clone()", clone, 1.0, clone / timings["cutmix"], clone / reference))
     if args.markdown:
-        print("| batch | mixer | ms / call | × clone | × CutMix |\n|---|---|---:|---:|---:|")
-        for shape, name, ms, rc, rcm in rows:
-            print(f"| {list(shape)} | {name} | {ms:.3f} | {rc:.2f} | {rcm:.2f} |")
+        print("| batch | mixer | ms / call | × clone | × CutMix | × timm CutMix |\n|---|---|---:|---:|---:|---:|")
+        for shape, name, ms, rc, rcm, rt in rows:
+            print(f"| {list(shape)} | {name} | {ms:.3f} | {rc:.2f} | {rcm:.2f} | {rt:.2f} |")
     else:
-        for shape, name, ms, rc, rcm in rows:
-            print(f"{list(shape)!s:20} {name:18} {ms:9.3f} ms  {rc:6.2f}x clone  {rcm:6.2f}x cutmix")
+        for shape, name, ms, rc, rcm, rt in rows:
+            print(f"{list(shape)!s:20} {name:24} {ms:9.3f} ms  {rc:6.2f}x clone  {rcm:6.2f}x cutmix  {rt:6.2f}x timm")
 
 
 if __name__ == "__main__":
