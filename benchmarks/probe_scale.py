@@ -21,20 +21,9 @@ import torch
 from saliency_grafting.config import TrainConfig
 from saliency_grafting.data import get_source
 from saliency_grafting.experiments.runner import record_path, run_cell
+from saliency_grafting.experiments.scales.base import CPU_TRAINING
 
-_NETWORK = {
-    "model": "preactresnet18",
-    "model_args": {"widths": [16, 32, 64, 128]},
-    "batch_size": 128,
-    "lr": 0.1,
-    "weight_decay": 5e-4,
-    "schedule": "cosine",
-    "amp": "bf16",
-    "channels_last": True,
-    "mixer": "none",
-    "seed": 0,
-    "quiet": True,
-}
+_NETWORK = {**CPU_TRAINING, "mixer": "none", "seed": 0, "quiet": True}  # the CPU scales' network, vanilla
 
 # name -> candidates: (label, dataset, dataset_args, image_size, images per class, epochs)
 CANDIDATES: dict[str, tuple[str, list[tuple[str, dict[str, Any], int | None, int, int]]]] = {

@@ -19,8 +19,8 @@ import yaml
 
 from saliency_grafting.config import CHOICES, ConfigError, TrainConfig, flag, load_yaml, suggest
 from saliency_grafting.data import DATASETS
-from saliency_grafting.mixing import MIXERS, create_mixer
-from saliency_grafting.models import MODELS, create_model
+from saliency_grafting.mixing import create_mixer
+from saliency_grafting.models import create_model
 from saliency_grafting.models.regularizers import apply_regularizer
 
 __all__ = [
@@ -33,63 +33,17 @@ __all__ = [
     "resolve_config",
 ]
 
-# One line of help for every TrainConfig field (a test checks that none is missing); its default is appended.
-_HELP = {
-    "dataset": "; ".join(f"{name}: {source.description}" for name, source in DATASETS.items()),
-    "dataset_args": "dataset option, KEY=VALUE (YAML value), repeatable: --dataset-arg classes=50 (tinyimagenet), "
-    "--dataset-arg split=speaker (fsdd)",
-    "data_dir": "the dataset's folder (CIFAR: torchvision's layout; imagefolder: train/<class>/*, test/ or val/)",
-    "data_fingerprint": "refuse data whose fingerprint differs (set by reproduce; recorded in every run)",
-    "download": "download CIFAR into --data-dir when it is missing",
-    "per_class": "keep a seeded, class-balanced subset of K training images per class",
-    "val_per_class": "evaluate on K unused training images per class instead of the test split (needs --per-class)",
-    "image_size": "resize images to N x N pixels (image folders)",
-    "model": f"one of {', '.join(MODELS)}, or timm:<name>",
-    "model_args": "model keyword, KEY=VALUE (YAML value), repeatable: --model-arg depth=16",
-    "mixer": "augmentation: " + ", ".join(MIXERS) + "; chain with +, e.g. cutout+mixup; one per batch with |, "
-    "e.g. mixup:0.2|cutmix:0.8 (weights optional)",
-    "mixer_args": "mixer keyword, KEY=VALUE (YAML value), repeatable: --mixer-arg temperature=0.2",
-    "regularizer": "model regulariser: none, shakedrop (residual branches), dropblock (last two stages)",
-    "regularizer_args": "regulariser keyword, KEY=VALUE, repeatable: --regularizer-arg p_last=0.5",
-    "epochs": "training epochs",
-    "warmup_epochs": "epochs of clean training before mixing starts",
-    "batch_size": "images per step (per process under torchrun)",
-    "lr": "peak learning rate of SGD",
-    "momentum": "SGD momentum, in [0, 1)",
-    "nesterov": "Nesterov momentum",
-    "weight_decay": "L2 weight decay",
-    "schedule": "learning-rate schedule: step, cosine, or onecycle (up to 15 % of the run, then down to 0)",
-    "milestones": "fractions of the run where the step schedule multiplies the lr by --gamma",
-    "gamma": "the step schedule's lr factor at each milestone",
-    "mix_prob": "probability that a batch is mixed (after warm-up), in [0, 1]",
-    "objective": "auto = clean+mixed for saliency_grafting (the paper's recipe), mixed for the others",
-    "mix_times": "k mixed batches per step (Figure 3's sample diversity)",
-    "mix_reduction": "how the k mixed losses combine: sum (the step grows with k) or mean (it does not)",
-    "label_smoothing": "label smoothing of the targets, in [0, 1)",
-    "saliency": "saliency source of saliency-guided mixers: auto (the mixer's own), forward, input_gradient, ...",
-    "saliency_layer": "module whose features give the forward saliency",
-    "seed": "seed of the data order, the initialisation and the mixing",
-    "device": "auto (CUDA when available), cpu, cuda, cuda:N or mps",
-    "amp": "mixed precision: none, bf16 or fp16",
-    "channels_last": "channels-last memory format (faster convolutions on GPUs)",
-    "compile": "torch.compile the network",
-    "workers": "data-loading worker processes (streamed datasets)",
-    "eval_every": "test every N epochs (and after the last)",
-    "tensorboard": "log every metric to RUN_DIR/tensorboard (the [tensorboard] extra)",
-    "quiet": "print no progress: no per-epoch lines, no bars",
-    "out": "run directory",
-}
 _KEYWORD_FIELDS = ("dataset_args", "mixer_args", "model_args", "regularizer_args")
-# How a default reads in --help where its value alone says little.
-_DEFAULT_TEXT = {
-    "data_dir": "none",
-    "data_fingerprint": "none: recorded from the data read",
-    "per_class": "every image",
-    "val_per_class": "none: the test split",
-    "image_size": "the images' own size",
-    "saliency_layer": "the last conv stage",
-    "out": "runs/<dataset>_<model>_<mixer>_seed<seed>",
-}
+
+
+def _help_of(f: dataclasses.Field) -> str:
+    """A field's help, from its declaration (``config.option``)."""
+    text = f.metadata["help"]
+    return text() if callable(text) else text
+
+
+# One line of help for every TrainConfig field, read from the field (its default is appended).
+_HELP = {f.name: _help_of(f) for f in dataclasses.fields(TrainConfig)}
 
 
 class Parser(argparse.ArgumentParser):
@@ -140,8 +94,9 @@ def key_value(text: str) -> tuple[str, Any]:
 
 
 def _default_text(f: dataclasses.Field) -> str:
-    if f.name in _DEFAULT_TEXT:
-        return _DEFAULT_TEXT[f.name]
+    """How a default reads in ``--help``: the field's ``shown`` text where its value alone says little."""
+    if f.metadata.get("shown"):
+        return f.metadata["shown"]
     factory: Any = f.default_factory  # set where there is no plain default
     value = factory() if f.default is dataclasses.MISSING else f.default
     if isinstance(value, bool):

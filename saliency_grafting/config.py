@@ -15,15 +15,6 @@ import yaml
 
 __all__ = ["CHOICES", "ConfigError", "TrainConfig", "flag", "load_yaml", "save_yaml", "suggest"]
 
-# The choice fields, in one place: validation and the CLI's ``choices=`` read them from here.
-CHOICES: dict[str, tuple[str, ...]] = {
-    "schedule": ("step", "cosine", "onecycle"),
-    "amp": ("none", "bf16", "fp16"),
-    "objective": ("auto", "clean+mixed", "mixed"),
-    "mix_reduction": ("sum", "mean"),
-    "regularizer": ("none", "shakedrop", "dropblock"),
-    "saliency": ("auto", "forward", "input_gradient", "grad_cam", "static"),
-}
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
@@ -59,98 +50,264 @@ def _kwargs(value: Any) -> bool:
     return isinstance(value, dict) and all(isinstance(k, str) and k.isidentifier() for k in value)
 
 
-# Every field: (accepts the value, the expected form). A field missing here fails the test that checks the table.
-_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "dataset": (lambda v: isinstance(v, str) and v != "", "a dataset name (see --help)"),
-    "dataset_args": (_kwargs, "a mapping of the dataset's option names to values"),
-    "data_dir": (lambda v: v is None or isinstance(v, str), "a path or null"),
-    "data_fingerprint": (
-        lambda v: v is None or (isinstance(v, str) and re.fullmatch(r"[0-9a-f]{16}", v) is not None),
-        "16 hex digits (the data's identity: registry.fingerprint) or null",
-    ),
-    "per_class": (lambda v: v is None or (_int(v) and v >= 1), "an integer >= 1 or null"),
-    "val_per_class": (lambda v: v is None or (_int(v) and v >= 1), "an integer >= 1 or null"),
-    "image_size": (lambda v: v is None or (_int(v) and v >= 1), "an integer >= 1 or null"),
-    "model": (lambda v: isinstance(v, str) and v != "", "a model name (see --help) or timm:<name>"),
-    "mixer": (
-        lambda v: isinstance(v, str) and v != "",
-        "a mixer name (see --help), a chain a+b or a per-batch choice a|b (weights a:0.2|b:0.8)",
-    ),
-    "model_args": (_kwargs, "a mapping of keyword names to values"),
-    "mixer_args": (_kwargs, "a mapping of keyword names to values"),
-    "regularizer_args": (_kwargs, "a mapping of keyword names to values"),
-    "epochs": (lambda v: _int(v) and v >= 1, "an integer >= 1"),
-    "warmup_epochs": (lambda v: _int(v) and v >= 0, "an integer >= 0"),
-    "batch_size": (lambda v: _int(v) and v >= 1, "an integer >= 1"),
-    "lr": (lambda v: _real(v) and v > 0, "a finite number > 0"),
-    "momentum": (lambda v: _real(v) and 0 <= v < 1, "a number in [0, 1)"),
-    "weight_decay": (lambda v: _real(v) and v >= 0, "a finite number >= 0"),
-    "milestones": (
-        lambda v: isinstance(v, list) and all(_real(m) and 0 <= m <= 1 for m in v),
-        "a list of fractions of the run in [0, 1]",
-    ),
-    "gamma": (lambda v: _real(v) and v > 0, "a finite number > 0"),
-    "mix_prob": (lambda v: _real(v) and 0 <= v <= 1, "a number in [0, 1]"),
-    "mix_times": (lambda v: _int(v) and v >= 1, "an integer >= 1"),
-    "label_smoothing": (lambda v: _real(v) and 0 <= v < 1, "a number in [0, 1)"),
-    "saliency_layer": (lambda v: v is None or isinstance(v, str), "a module name (model.named_modules()) or null"),
-    "seed": (lambda v: _int(v) and 0 <= v < 2**32, "an integer in [0, 2**32)"),
-    "device": (lambda v: isinstance(v, str) and _DEVICE.fullmatch(v) is not None, "auto, cpu, cuda, cuda:N or mps"),
-    "workers": (lambda v: _int(v) and v >= 0, "an integer >= 0"),
-    "eval_every": (lambda v: _int(v) and v >= 1, "an integer >= 1 (epochs between test evaluations)"),
-    "out": (lambda v: v is None or (isinstance(v, str) and v != ""), "a directory path or null"),
-}
-for _name, _choices in CHOICES.items():
-    _RULES[_name] = ((lambda c: lambda v: v in c)(_choices), "one of " + ", ".join(_choices))
-for _name in ("download", "nesterov", "channels_last", "compile", "tensorboard", "quiet"):
-    _RULES[_name] = (lambda v: isinstance(v, bool), "true or false")
+def _bool(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def option(
+    default: Any = dataclasses.MISSING,
+    *,
+    factory: Callable[[], Any] | None = None,
+    help: str | Callable[[], str],
+    accepts: Callable[[Any], bool] | None = None,
+    expected: str = "",
+    choices: tuple[str, ...] = (),
+    shown: str | None = None,
+) -> Any:
+    """A ``TrainConfig`` field with everything about it in one place: its default (or ``factory``), the ``help`` of
+    its flag (a callable when it lists a registry), the rule its values follow (``accepts`` and the ``expected``
+    form, or ``choices``; a bool default: true or false) and how the default reads in ``--help`` (``shown``)."""
+    if choices:
+        accepts, expected = (lambda c: lambda v: v in c)(choices), "one of " + ", ".join(choices)
+    elif accepts is None and isinstance(default, bool):
+        accepts, expected = _bool, "true or false"
+    if accepts is None:
+        raise TypeError("option: give accepts (and expected), choices, or a bool default")
+    metadata = {"help": help, "accepts": accepts, "expected": expected, "choices": choices, "shown": shown}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def _names(kind: str) -> Callable[[], str]:
+    """The help of a name field, listing the registry's names (read when the help is shown)."""
+
+    def text() -> str:
+        from saliency_grafting.data import DATASETS
+        from saliency_grafting.mixing import MIXERS
+        from saliency_grafting.models import MODELS
+
+        if kind == "dataset":
+            return "; ".join(f"{name}: {source.description}" for name, source in DATASETS.items())
+        if kind == "model":
+            return f"one of {', '.join(MODELS)}, or timm:<name>"
+        return (
+            f"augmentation: {', '.join(MIXERS)}; chain with +, e.g. cutout+mixup; one per batch with |, "
+            "e.g. mixup:0.2|cutmix:0.8 (weights optional)"
+        )
+
+    return text
+
+
+_OPTIONAL_INT = (lambda v: v is None or (_int(v) and v >= 1), "an integer >= 1 or null")
+_KWARGS = "a mapping of keyword names to values"
 
 
 @dataclass
 class TrainConfig:
-    """Everything that determines a training run. Field names are the CLI flags (``--warmup-epochs`` ...)."""
+    """Everything that determines a training run. Field names are the CLI flags (``--warmup-epochs`` ...); each
+    field carries its help, its rule and how its default reads (``option``): adding a field is one declaration."""
 
-    dataset: str = "synthetic"
-    dataset_args: dict[str, Any] = field(default_factory=dict)  # the dataset's own options (e.g. classes, split)
-    data_dir: str | None = None
-    data_fingerprint: str | None = None  # the data the run must read (None: whatever data_dir holds, recorded)
-    download: bool = False
-    per_class: int | None = None
-    val_per_class: int | None = None  # evaluate on K unused training images per class instead of the test set
-    image_size: int | None = None
-    model: str = "convnet_small"
-    model_args: dict[str, Any] = field(default_factory=dict)
-    mixer: str = "saliency_grafting"
-    mixer_args: dict[str, Any] = field(default_factory=dict)
-    regularizer: str = "none"  # none | shakedrop | dropblock
-    regularizer_args: dict[str, Any] = field(default_factory=dict)
-    epochs: int = 10
-    warmup_epochs: int = 0
-    batch_size: int = 128
-    lr: float = 0.1
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 5e-4
-    schedule: str = "cosine"  # step | cosine | onecycle
-    milestones: list[float] = field(default_factory=lambda: [0.5, 0.75])  # fractions of the run, for "step"
-    gamma: float = 0.1
-    mix_prob: float = 1.0
-    objective: str = "auto"  # auto | clean+mixed | mixed
-    mix_times: int = 1  # k augmented batches per step (Figure 3)
-    mix_reduction: str = "sum"  # sum | mean: how the k mixed losses are combined
-    label_smoothing: float = 0.0
-    saliency: str = "auto"  # auto (the mixer's own) | forward | input_gradient | grad_cam | static
-    saliency_layer: str | None = None
-    seed: int = 0
-    device: str = "auto"
-    amp: str = "none"  # none | bf16 | fp16
-    channels_last: bool = False
-    compile: bool = False
-    workers: int = 4
-    eval_every: int = 1
-    tensorboard: bool = False
-    quiet: bool = False
-    out: str | None = None
+    dataset: str = option(
+        "synthetic",
+        help=_names("dataset"),
+        accepts=lambda v: isinstance(v, str) and v != "",
+        expected="a dataset name (see --help)",
+    )
+    dataset_args: dict[str, Any] = option(
+        factory=dict,
+        accepts=_kwargs,
+        expected="a mapping of the dataset's option names to values",
+        help="dataset option, KEY=VALUE (YAML value), repeatable: --dataset-arg classes=50 (tinyimagenet), "
+        "--dataset-arg split=speaker (fsdd)",
+    )
+    data_dir: str | None = option(
+        None,
+        accepts=lambda v: v is None or isinstance(v, str),
+        expected="a path or null",
+        shown="none",
+        help="the dataset's folder (CIFAR: torchvision's layout; imagefolder: train/<class>/*, test/ or val/)",
+    )
+    data_fingerprint: str | None = option(
+        None,
+        accepts=lambda v: v is None or (isinstance(v, str) and re.fullmatch(r"[0-9a-f]{16}", v) is not None),
+        expected="16 hex digits (the data's identity: registry.fingerprint) or null",
+        help="refuse data whose fingerprint differs (set by reproduce; recorded in every run)",
+        shown="none: recorded from the data read",
+    )
+    download: bool = option(False, help="download CIFAR into --data-dir when it is missing")
+    per_class: int | None = option(
+        None,
+        accepts=_OPTIONAL_INT[0],
+        expected=_OPTIONAL_INT[1],
+        shown="every image",
+        help="keep a seeded, class-balanced subset of K training images per class",
+    )
+    val_per_class: int | None = option(
+        None,
+        accepts=_OPTIONAL_INT[0],
+        expected=_OPTIONAL_INT[1],
+        shown="none: the test split",
+        help="evaluate on K unused training images per class instead of the test split (needs --per-class)",
+    )
+    image_size: int | None = option(
+        None,
+        accepts=_OPTIONAL_INT[0],
+        expected=_OPTIONAL_INT[1],
+        shown="the images' own size",
+        help="resize images to N x N pixels (image folders)",
+    )
+    model: str = option(
+        "convnet_small",
+        help=_names("model"),
+        accepts=lambda v: isinstance(v, str) and v != "",
+        expected="a model name (see --help) or timm:<name>",
+    )
+    model_args: dict[str, Any] = option(
+        factory=dict,
+        accepts=_kwargs,
+        expected=_KWARGS,
+        help="model keyword, KEY=VALUE (YAML value), repeatable: --model-arg depth=16",
+    )
+    mixer: str = option(
+        "saliency_grafting",
+        help=_names("mixer"),
+        accepts=lambda v: isinstance(v, str) and v != "",
+        expected="a mixer name (see --help), a chain a+b or a per-batch choice a|b (weights a:0.2|b:0.8)",
+    )
+    mixer_args: dict[str, Any] = option(
+        factory=dict,
+        accepts=_kwargs,
+        expected=_KWARGS,
+        help="mixer keyword, KEY=VALUE (YAML value), repeatable: --mixer-arg temperature=0.2",
+    )
+    regularizer: str = option(
+        "none",
+        choices=("none", "shakedrop", "dropblock"),
+        help="model regulariser: none, shakedrop (residual branches), dropblock (last two stages)",
+    )
+    regularizer_args: dict[str, Any] = option(
+        factory=dict,
+        accepts=_kwargs,
+        expected=_KWARGS,
+        help="regulariser keyword, KEY=VALUE, repeatable: --regularizer-arg p_last=0.5",
+    )
+    epochs: int = option(10, accepts=lambda v: _int(v) and v >= 1, expected="an integer >= 1", help="training epochs")
+    warmup_epochs: int = option(
+        0,
+        accepts=lambda v: _int(v) and v >= 0,
+        expected="an integer >= 0",
+        help="epochs of clean training before mixing starts",
+    )
+    batch_size: int = option(
+        128,
+        accepts=lambda v: _int(v) and v >= 1,
+        expected="an integer >= 1",
+        help="images per step (per process under torchrun)",
+    )
+    lr: float = option(
+        0.1, accepts=lambda v: _real(v) and v > 0, expected="a finite number > 0", help="peak learning rate of SGD"
+    )
+    momentum: float = option(
+        0.9, accepts=lambda v: _real(v) and 0 <= v < 1, expected="a number in [0, 1)", help="SGD momentum, in [0, 1)"
+    )
+    nesterov: bool = option(True, help="Nesterov momentum")
+    weight_decay: float = option(
+        5e-4, accepts=lambda v: _real(v) and v >= 0, expected="a finite number >= 0", help="L2 weight decay"
+    )
+    schedule: str = option(
+        "cosine",
+        choices=("step", "cosine", "onecycle"),
+        help="learning-rate schedule: step, cosine, or onecycle (up to 15 % of the run, then down to 0)",
+    )
+    milestones: list[float] = option(
+        factory=lambda: [0.5, 0.75],
+        accepts=lambda v: isinstance(v, list) and all(_real(m) and 0 <= m <= 1 for m in v),
+        expected="a list of fractions of the run in [0, 1]",
+        help="fractions of the run where the step schedule multiplies the lr by --gamma",
+    )
+    gamma: float = option(
+        0.1,
+        accepts=lambda v: _real(v) and v > 0,
+        expected="a finite number > 0",
+        help="the step schedule's lr factor at each milestone",
+    )
+    mix_prob: float = option(
+        1.0,
+        accepts=lambda v: _real(v) and 0 <= v <= 1,
+        expected="a number in [0, 1]",
+        help="probability that a batch is mixed (after warm-up), in [0, 1]",
+    )
+    objective: str = option(
+        "auto",
+        choices=("auto", "clean+mixed", "mixed"),
+        help="auto = clean+mixed for saliency_grafting (the paper's recipe), mixed for the others",
+    )
+    mix_times: int = option(
+        1,
+        accepts=lambda v: _int(v) and v >= 1,
+        expected="an integer >= 1",
+        help="k mixed batches per step (Figure 3's sample diversity)",
+    )
+    mix_reduction: str = option(
+        "sum",
+        choices=("sum", "mean"),
+        help="how the k mixed losses combine: sum (the step grows with k) or mean (it does not)",
+    )
+    label_smoothing: float = option(
+        0.0,
+        accepts=lambda v: _real(v) and 0 <= v < 1,
+        expected="a number in [0, 1)",
+        help="label smoothing of the targets, in [0, 1)",
+    )
+    saliency: str = option(
+        "auto",
+        choices=("auto", "forward", "input_gradient", "grad_cam", "static"),
+        help="saliency source of saliency-guided mixers: auto (the mixer's own), forward, input_gradient, ...",
+    )
+    saliency_layer: str | None = option(
+        None,
+        accepts=lambda v: v is None or isinstance(v, str),
+        shown="the last conv stage",
+        expected="a module name (model.named_modules()) or null",
+        help="module whose features give the forward saliency",
+    )
+    seed: int = option(
+        0,
+        accepts=lambda v: _int(v) and 0 <= v < 2**32,
+        expected="an integer in [0, 2**32)",
+        help="seed of the data order, the initialisation and the mixing",
+    )
+    device: str = option(
+        "auto",
+        accepts=lambda v: isinstance(v, str) and _DEVICE.fullmatch(v) is not None,
+        expected="auto, cpu, cuda, cuda:N or mps",
+        help="auto (CUDA when available), cpu, cuda, cuda:N or mps",
+    )
+    amp: str = option("none", choices=("none", "bf16", "fp16"), help="mixed precision: none, bf16 or fp16")
+    channels_last: bool = option(False, help="channels-last memory format (faster convolutions on GPUs)")
+    compile: bool = option(False, help="torch.compile the network")
+    workers: int = option(
+        4,
+        accepts=lambda v: _int(v) and v >= 0,
+        expected="an integer >= 0",
+        help="data-loading worker processes (streamed datasets)",
+    )
+    eval_every: int = option(
+        1,
+        accepts=lambda v: _int(v) and v >= 1,
+        expected="an integer >= 1 (epochs between test evaluations)",
+        help="test every N epochs (and after the last)",
+    )
+    tensorboard: bool = option(False, help="log every metric to RUN_DIR/tensorboard (the [tensorboard] extra)")
+    quiet: bool = option(False, help="print no progress: no per-epoch lines, no bars")
+    out: str | None = option(
+        None,
+        accepts=lambda v: v is None or (isinstance(v, str) and v != ""),
+        expected="a directory path or null",
+        shown="runs/<dataset>_<model>_<mixer>_seed<seed>",
+        help="run directory",
+    )
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
@@ -207,6 +364,15 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+# Derived from the fields: each field's rule, and the choice fields (validation and the CLI's ``choices=`` read them).
+_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    f.name: (f.metadata["accepts"], f.metadata["expected"]) for f in dataclasses.fields(TrainConfig)
+}
+CHOICES: dict[str, tuple[str, ...]] = {
+    f.name: f.metadata["choices"] for f in dataclasses.fields(TrainConfig) if f.metadata["choices"]
+}
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
