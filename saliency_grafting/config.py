@@ -15,6 +15,7 @@ import yaml
 
 __all__ = ["CHOICES", "ConfigError", "TrainConfig", "flag", "load_yaml", "save_yaml", "suggest"]
 
+OBJECTIVES = ("auto", "clean+mixed", "mixed")  # what a step trains on (``step.MixStep``'s ``objective``)
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
@@ -240,7 +241,7 @@ class TrainConfig:
     )
     objective: str = option(
         "auto",
-        choices=("auto", "clean+mixed", "mixed"),
+        choices=OBJECTIVES,
         help="auto = clean+mixed for saliency_grafting (the paper's recipe), mixed for the others",
     )
     mix_times: int = option(

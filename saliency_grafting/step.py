@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,13 +12,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from saliency_grafting.config import OBJECTIVES
 from saliency_grafting.mixing.base import Mixer, MixParams, SaliencyKind
 from saliency_grafting.saliency.forward import mode
 from saliency_grafting.saliency.sources import SaliencySource, create_source
 
 __all__ = ["MIX_STATS", "OBJECTIVES", "LossTerm", "MixStep", "StepInputs"]
 
-OBJECTIVES = ("auto", "clean+mixed", "mixed")
 MIX_STATS = ("mix_area", "mix_lambda", "mix_gap", "mix_empty")  # per-epoch means of the mixing diagnostics
 _DEFAULT_SOURCE = {SaliencyKind.FORWARD: "forward", SaliencyKind.INPUT_GRADIENT: "input_gradient"}
 
@@ -63,6 +64,10 @@ class StepInputs:
             if return_gradient:
                 return self.source.with_gradient(self.model, images, self.labels)  # type: ignore[attr-defined]
             return self.source(self.model, images, self.labels)
+
+    def with_batch(self, images: Tensor, labels: Tensor, *, observe: bool = True) -> StepInputs:
+        """The same step on another batch (a chain's later stages); ``observe=False``: without diagnostics."""
+        return dataclasses.replace(self, images=images, labels=labels, stats=self.stats if observe else None)
 
     def observe(self, params: MixParams) -> None:
         """Accumulate the mixing diagnostics on the device (no host sync): area of x_i, lambda, |lambda - area|,

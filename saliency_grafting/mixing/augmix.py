@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -11,10 +11,7 @@ from torchvision.transforms import v2
 
 from saliency_grafting.mixing import _checks as C
 from saliency_grafting.mixing import functional as MF
-from saliency_grafting.mixing.base import Mixer, MixParams
-
-if TYPE_CHECKING:
-    from saliency_grafting.step import StepInputs
+from saliency_grafting.mixing.base import Mixer, MixParams, StepView
 
 __all__ = ["AugMix", "jensen_shannon"]
 
@@ -73,7 +70,7 @@ class AugMix(Mixer):
     def bind_data(self, mean: Tensor, std: Tensor) -> None:
         self.mean, self.std = mean, std  # the views are made on pixels: denormalise, augment, renormalise
 
-    def mixed_loss(self, step: StepInputs, prepared: Any) -> tuple[Tensor, int]:
+    def mixed_loss(self, step: StepView, prepared: Any) -> tuple[Tensor, int]:
         """``jsd_weight * JS(clean, view 1, view 2)``; the step adds the clean cross-entropy."""
         if step.clean_logits is None:
             raise ValueError("AugMix's loss needs the clean logits: train with objective 'clean+mixed'")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 from torch import Tensor
@@ -15,10 +15,11 @@ from saliency_grafting.mixing import _checks as C
 from saliency_grafting.mixing import functional as MF
 
 if TYPE_CHECKING:
-    from saliency_grafting.saliency.sources import SaliencySource
-    from saliency_grafting.step import StepInputs
+    from torch import nn
 
-__all__ = ["BetaMixer", "Masking", "MixParams", "Mixer", "NoMix", "SaliencyKind"]
+    from saliency_grafting.saliency.sources import SaliencySource
+
+__all__ = ["BetaMixer", "Masking", "MixParams", "Mixer", "NoMix", "SaliencyKind", "StepView"]
 
 
 class SaliencyKind(str, enum.Enum):
@@ -41,6 +42,34 @@ class MixParams:
     perm: Tensor  # long [B]: the partner j of each sample i
     mask: Tensor | None  # [B, 1, H, W] in [0, 1], images' dtype; None means lam is a scalar mask per sample
     lam: Tensor  # float32 [B]: the label weight of images[i]
+
+
+class StepView(Protocol):
+    """What a mixer's step hooks (``prepare``, ``draw``, ``mixed_loss``) see of one training step.
+
+    ``saliency_grafting.step.StepInputs`` is the training step's; a mixer needs nothing else from the loop. ``net``
+    scores mixed batches (DDP- or compile-wrapped), ``model`` is the bare network for extra saliency passes.
+    """
+
+    net: nn.Module
+    model: nn.Module
+    images: Tensor
+    labels: Tensor
+    generator: torch.Generator | None
+    clean_logits: Tensor | None
+    source: SaliencySource | None
+
+    def saliency(self, images: Tensor | None = None, *, return_gradient: bool = False) -> Any:
+        """The step's saliency of ``images`` (default: the batch); None without a source."""
+        ...
+
+    def observe(self, params: MixParams) -> None:
+        """Accumulate the mixing diagnostics of drawn ``params``."""
+        ...
+
+    def with_batch(self, images: Tensor, labels: Tensor, *, observe: bool = True) -> StepView:
+        """The same step on another batch (a chain's later stages); ``observe=False``: without diagnostics."""
+        ...
 
 
 def _name(mixer: object) -> str:
@@ -143,15 +172,15 @@ class Mixer(metaclass=C.KeywordOnly):
     def check_source(self, source: SaliencySource | None) -> None:
         """Raise ``ValueError`` if this mixer cannot use the saliency ``source`` (checked once, building a step)."""
 
-    def prepare(self, step: StepInputs) -> Any:
+    def prepare(self, step: StepView) -> Any:
         """What every mixed batch of one step shares, computed once per step: the step's saliency by default."""
         return step.saliency()
 
-    def draw(self, step: StepInputs, prepared: Any) -> MixParams:
+    def draw(self, step: StepView, prepared: Any) -> MixParams:
         """One mixed batch's params for ``step.images``, from what ``prepare`` returned (the saliency by default)."""
         return self.sample_params(step.images, step.labels, prepared, generator=step.generator)
 
-    def mixed_loss(self, step: StepInputs, prepared: Any) -> tuple[Tensor, int]:
+    def mixed_loss(self, step: StepView, prepared: Any) -> tuple[Tensor, int]:
         """One mixed batch scored by ``step.net``: ``(soft-target cross-entropy, samples forwarded)``."""
         params = self.draw(step, prepared)
         step.observe(params)

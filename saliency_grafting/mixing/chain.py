@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -12,11 +11,10 @@ from torch import Tensor
 
 from saliency_grafting.mixing import _checks as C
 from saliency_grafting.mixing import functional as MF
-from saliency_grafting.mixing.base import Mixer, MixParams, SaliencyKind
+from saliency_grafting.mixing.base import Mixer, MixParams, SaliencyKind, StepView
 
 if TYPE_CHECKING:
     from saliency_grafting.saliency.sources import SaliencySource
-    from saliency_grafting.step import StepInputs
 
 __all__ = ["Chain", "ChainParams"]
 
@@ -217,21 +215,21 @@ class Chain(Mixer):
         if self._saliency_stage is not None:
             self.stages[self._saliency_stage].check_source(source)
 
-    def prepare(self, step: StepInputs) -> list[Any]:
+    def prepare(self, step: StepView) -> list[Any]:
         """The first stage's preparation from the clean batch (its saliency); the other stages get ``None``."""
         return [stage.prepare(step) if k == self._saliency_stage else None for k, stage in enumerate(self.stages)]
 
-    def mixed_loss(self, step: StepInputs, prepared: Any) -> tuple[Tensor, int]:
+    def mixed_loss(self, step: StepView, prepared: Any) -> tuple[Tensor, int]:
         """Earlier stages draw and mix in turn (labels unsmoothed); the last one mixes and scores the batch."""
         images, targets = step.images, MF.to_targets(step.labels, self.num_classes)
         observed = False  # the diagnostics describe the saliency stage's mix when there is one (SG's empty grafts)
         for k, (stage, ready) in enumerate(zip(self.stages[:-1], prepared[:-1], strict=True)):
-            params = stage.draw(dataclasses.replace(step, images=images, labels=targets), ready)
+            params = stage.draw(step.with_batch(images, targets), ready)
             if k == self._saliency_stage:
                 step.observe(params)
                 observed = True
             images, targets = stage._mix_images(images, params), stage.mix_labels(targets, params)
-        last = dataclasses.replace(step, images=images, labels=targets, stats=None if observed else step.stats)
+        last = step.with_batch(images, targets, observe=not observed)
         return self.stages[-1].mixed_loss(last, prepared[-1])
 
     def __repr__(self) -> str:

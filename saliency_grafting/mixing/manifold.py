@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -12,10 +12,7 @@ from torch import Tensor, nn
 from saliency_grafting.losses import soft_target_cross_entropy
 from saliency_grafting.mixing import _checks as C
 from saliency_grafting.mixing import functional as MF
-from saliency_grafting.mixing.base import BetaMixer, MixParams
-
-if TYPE_CHECKING:
-    from saliency_grafting.step import StepInputs
+from saliency_grafting.mixing.base import BetaMixer, MixParams, StepView
 
 __all__ = ["ManifoldMixup", "ManifoldParams", "find_stages"]
 
@@ -93,7 +90,7 @@ class ManifoldMixup(BetaMixer):
 
     compile_safe = False
 
-    def mixed_loss(self, step: StepInputs, prepared: Any) -> tuple[Tensor, int]:
+    def mixed_loss(self, step: StepView, prepared: Any) -> tuple[Tensor, int]:
         """The mix happens inside ``step.net``: a hook mixes the hidden state at the drawn stage."""
         params: Any = self.sample_params(step.images, step.labels, generator=step.generator)
         step.observe(params)

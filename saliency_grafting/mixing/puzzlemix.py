@@ -17,11 +17,10 @@ from torch import Tensor
 
 from saliency_grafting.mixing import _checks as C
 from saliency_grafting.mixing import functional as MF
-from saliency_grafting.mixing.base import Mixer, MixParams, SaliencyKind
+from saliency_grafting.mixing.base import Mixer, MixParams, SaliencyKind, StepView
 
 if TYPE_CHECKING:
     from saliency_grafting.saliency.sources import SaliencySource
-    from saliency_grafting.step import StepInputs
 
 __all__ = ["AdversarialDraw", "PuzzleMix", "PuzzleMixParams", "transport_blocks", "transport_plan"]
 
@@ -269,7 +268,7 @@ class PuzzleMix(Mixer):
                 f"got {getattr(source, 'name', None)!r}"
             )
 
-    def prepare(self, step: StepInputs) -> tuple[Tensor, tuple[AdversarialDraw, Tensor] | None]:
+    def prepare(self, step: StepView) -> tuple[Tensor, tuple[AdversarialDraw, Tensor] | None]:
         """The input-gradient pass (at the noisy images when adversarial noise is drawn) and the noise."""
         draw = self.start_adversarial(step.images, step.generator)
         if draw is None:
@@ -279,7 +278,7 @@ class PuzzleMix(Mixer):
         saliency, gradient = step.saliency(self.noisy(step.images, draw), return_gradient=True)
         return saliency, (draw, self.finish_adversarial(draw, gradient, step.generator))
 
-    def draw(self, step: StepInputs, prepared: Any) -> PuzzleMixParams:
+    def draw(self, step: StepView, prepared: Any) -> PuzzleMixParams:
         """The batch's params from the prepared saliency, with the adversarial noise when it was drawn."""
         saliency, adversarial = prepared
         params: Any = self.sample_params(step.images, step.labels, saliency, generator=step.generator)
