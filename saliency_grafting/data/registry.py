@@ -35,13 +35,16 @@ class DatasetSource:
     """How one dataset is read: override ``load`` (and ``fingerprint`` when its files are not a plain tree).
 
     ``options``: the keyword options ``load`` takes (``dataset_args`` in a config), each with its default; an option
-    not listed is refused by name. ``needs_root``: whether a data directory is required.
+    not listed is refused by name. ``needs_root``: whether a data directory is required. ``modality``: ``"image"`` or
+    ``"audio"`` (spectrogram images); ``has_boxes``: its splits carry one object box per image (localization).
     """
 
     name: ClassVar[str]
     channels: ClassVar[int] = 3
     augment: ClassVar[Augment | None] = Augment()
     needs_root: ClassVar[bool] = True
+    modality: ClassVar[str] = "image"
+    has_boxes: ClassVar[bool] = False
     options: ClassVar[Mapping[str, Any]] = {}
     description: ClassVar[str] = ""
 

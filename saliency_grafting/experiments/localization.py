@@ -16,8 +16,9 @@ from typing import Any
 
 from saliency_grafting.experiments import claims
 from saliency_grafting.experiments.claims import fmt
-from saliency_grafting.experiments.core import Cells, Experiment, ReportContext, register
+from saliency_grafting.experiments.core import Cell, Cells, Experiment, ReportContext, register
 from saliency_grafting.experiments.overfit import grid
+from saliency_grafting.experiments.scales import Scale
 from saliency_grafting.experiments.settings import TABLE3, TINY, methods
 
 __all__ = ["HELD_OUT", "LOCALIZATION_KEY", "METRICS", "add_localization", "held_out_split"]
@@ -48,6 +49,13 @@ def held_out_split(full: Any, per_class: int | None, seed: int, count: int = HEL
     except DataError as err:
         raise DataError(f"held_out {count}: {err}", field="held_out") from None
     return full.train_images[held], full.train_labels[held], full.train_boxes[held]
+
+
+def _cells(scale: Scale) -> list[Cell]:
+    """Table 3's cells on a scale whose data has object boxes (none elsewhere: nothing to localize against)."""
+    from saliency_grafting.data import get_source
+
+    return grid(scale, TABLE3, (scale.main_size,), ("paper",)) if get_source(scale.dataset).has_boxes else []
 
 
 def _table(ctx: ReportContext) -> list[str]:
@@ -87,7 +95,7 @@ register(
         check=_check,
         cells={
             "paper": lambda _, __: methods(TABLE3, TINY),
-            "cpu": lambda scale, _: grid(scale, TABLE3, (scale.main_size,), ("paper",)),
+            "cpu": lambda scale, _: _cells(scale),
         },
         localization=True,
     )

@@ -3,7 +3,8 @@
 Vanilla, SpecAugment, Mixup, CutMix, PuzzleMix, SG and SG followed by SpecAugment's masking, on a ``cpu`` scale of a
 speech dataset (``fsdd``: ``cpu-speech``), at the scale's main size: on the official split (takes 0-4 of every
 speaker are the test set) under the scale's protocols, and with a new voice at test time (``SPEAKER_FOLDS``: each a
-speaker held out from training) under the paper protocol. Defined only on scales of speech datasets.
+speaker held out from training, the dataset's ``split="speaker"``) under the paper protocol. Defined only on scales of
+audio datasets.
 """
 
 from __future__ import annotations
@@ -13,15 +14,16 @@ from saliency_grafting.experiments.core import Cell, Experiment, register
 from saliency_grafting.experiments.overfit import grid
 from saliency_grafting.experiments.scales import Scale
 
-__all__ = ["SPEAKER_FOLDS", "SPEECH", "SPEECH_DATASETS"]
+__all__ = ["SPEAKER_FOLDS", "SPEECH"]
 
 SPEECH = ["Vanilla", "SpecAugment", "Mixup", "CutMix", "PuzzleMix", "Saliency Grafting", "SpecAugment + SG"]
-SPEECH_DATASETS = ("fsdd",)
 SPEAKER_FOLDS = (0, 3)  # of the six speakers in sorted order: george and nicolas
 
 
 def _speech(scale: Scale) -> list[Cell]:
-    if scale.dataset not in SPEECH_DATASETS:
+    from saliency_grafting.data import get_source
+
+    if get_source(scale.dataset).modality != "audio":
         return []
     cells = [c for c in grid(scale, SPEECH, (scale.main_size,), scale.protocols)]
     for fold in SPEAKER_FOLDS:

@@ -15,9 +15,9 @@ from saliency_grafting.models import MODELS
 
 UNDEFINED = {
     "paper": {"tune", "tuned", "fastpath", "network", "compare", "speech"},
-    "cpu": {"sweep", "speech"},
+    "cpu": {"sweep", "speech", "wsol"},
     "cpu-tiny": {"sweep", "speech"},
-    "cpu-speech": {"sweep"},
+    "cpu-speech": {"sweep", "wsol"},
     "cpu-small": {"tune", "tuned", "fastpath", "wallclock", "saliency", "network", "compare", "wsol", "speech"},
 }
 

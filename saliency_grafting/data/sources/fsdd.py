@@ -42,6 +42,7 @@ class FSDD(DatasetSource):
     name = "fsdd"
     description = "Free Spoken Digit Dataset: WAV digits 0-9 as 1 x 64 x 64 log-mel spectrograms"
     channels = 1
+    modality = "audio"
     augment = None
     options: ClassVar[dict[str, Any]] = {"split": "official", "fold": 0, "takes": None, "n_mels": 64, "frames": 64}
 

@@ -60,6 +60,7 @@ def scale_boxes(boxes: Tensor, size: int) -> Tensor:
 class TinyImageNet(DatasetSource):
     name = "tinyimagenet"
     description = "Tiny-ImageNet-200 with object boxes (64 px; val/ is the test split)"
+    has_boxes = True
     options: ClassVar[dict[str, Any]] = {"classes": None, "class_seed": None}
 
     def fingerprint(self, root: Path | None) -> str | None:
