@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -277,12 +278,18 @@ def run_cell(
 
 
 def train_claimed(
-    config: TrainConfig, out: Path, runs_dir: Path | None, occlusion_grid: int, data_cache: dict[str, Any] | None = None
+    config: TrainConfig,
+    out: Path,
+    runs_dir: Path | None,
+    occlusion_grid: int,
+    data_cache: dict[str, Any] | None = None,
+    on_start: Callable[[], None] | None = None,
 ) -> dict[str, Any] | None:
     """Claim and train one run, or return None when another process holds it; its record when it is finished.
 
     The unit of work both for the runner's own loop and for a cluster engine's job (``dispatch``): every job claims
-    its run in the shared runs folder, so that jobs and local workers never train one run twice.
+    its run in the shared runs folder, so that jobs and local workers never train one run twice. ``on_start`` is
+    called once the run is claimed and is about to train.
     """
     path = record_path(out, config)
     held = claim(runs_dir or out / "runs", run_key(config.to_dict()))
@@ -291,6 +298,8 @@ def train_claimed(
     try:
         if path.exists():  # finished by another process between the caller's check and the claim
             return json.loads(path.read_text())
+        if on_start is not None:
+            on_start()
         return run_cell(config, out, runs_dir=runs_dir, data_cache=data_cache, occlusion_grid=occlusion_grid)
     finally:
         held.close()  # releases the claim
@@ -337,8 +346,7 @@ def run_experiment(
             continue
         left = [c for _, _, c in runs[index - 1 :] if not record_path(out, c).exists()]
         eta = f" (ETA ~{sum(map(estimate, left)) / 60:.0f} min for {len(left)} runs)" if estimate else ""
-        log(f"{label}: training{eta}")
-        record = train_claimed(config, out, runs_dir, grid, cache)
+        record = train_claimed(config, out, runs_dir, grid, cache, on_start=partial(log, f"{label}: training{eta}"))
         _finished(label, record, records, log)
     for label, job in jobs:
         _finished(label, job.result(), records, log)
