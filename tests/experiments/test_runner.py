@@ -64,6 +64,7 @@ def test_runs_claimed_by_another_process_are_left_to_it(tmp_path: Path, tiny: li
         records = run_experiment("table5", "cpu", 1, tmp_path, None, runs_dir=runs, log=lines.append)
     assert [r["config"]["mixer"] for r in records] == ["cutmix", "cutmix"]  # the Vanilla run was left
     assert sum("being trained by another process" in line for line in lines) == 1
+    assert sum(line.endswith(": training") for line in lines) == 2  # only the runs this process claimed
     for record in records:  # ours are released
         free = claim(runs, record["key"])
         assert free is not None
