@@ -20,7 +20,7 @@ from saliency_grafting.config import TrainConfig
 from saliency_grafting.experiments.claims import fmt, mean_se
 from saliency_grafting.experiments.compare import Comparison, comparison_scale, difference, recommend
 from saliency_grafting.experiments.overfit import epoch_passes, passes_per_step
-from saliency_grafting.experiments.runner import plan, record_path, run_experiment
+from saliency_grafting.experiments.runner import data_cache_key, plan, record_path, run_experiment
 from saliency_grafting.experiments.scales import Scale
 from saliency_grafting.experiments.tuning import GRID, select_tuned
 
@@ -165,16 +165,13 @@ def _small(data: Any, per_class: int) -> Any:
 
 def _runner_cache(cache: dict[str, Any], data_dir: str | None, comparison: Comparison) -> dict[str, Any]:
     """The runner's data cache holding the data already loaded, under the runner's own key (no second decode)."""
-    from saliency_grafting.data.registry import config_options
-
     probe = TrainConfig(
         dataset=comparison.dataset,
         data_dir=data_dir,
         image_size=comparison.image_size,
         dataset_args=dict(comparison.dataset_args),
     )
-    key = json.dumps([probe.dataset, probe.data_dir, probe.image_size, config_options(probe)], sort_keys=True)
-    return {key: cache["held"]}
+    return {data_cache_key(probe): cache["held"]}
 
 
 def render_comparison(

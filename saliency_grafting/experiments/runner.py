@@ -164,6 +164,13 @@ def selected(cell: Cell, rows: Sequence[str] | None, columns: Sequence[str] | No
     return (rows is None or cell.row in rows) and (columns is None or cell.column in columns)
 
 
+def data_cache_key(config: TrainConfig) -> str:
+    """Which whole dataset a run reads (its per-class subset is drawn from it): the key of the runner's data cache."""
+    from saliency_grafting.data.registry import config_options
+
+    return json.dumps([config.dataset, config.data_dir, config.image_size, config_options(config)], sort_keys=True)
+
+
 def _dataset(config: TrainConfig, cache: dict[str, Any]) -> Any:
     """The run's dataset: the full one is decoded once per process and kept; the per-class subset is drawn here."""
     from saliency_grafting.data import load_dataset, subset
@@ -171,7 +178,7 @@ def _dataset(config: TrainConfig, cache: dict[str, Any]) -> Any:
 
     if config.dataset == "synthetic":
         return load_config_data(config)
-    key = json.dumps([config.dataset, config.data_dir, config.image_size, config_options(config)], sort_keys=True)
+    key = data_cache_key(config)
     if key not in cache:
         cache.clear()  # hold one dataset at a time
         cache[key] = load_dataset(

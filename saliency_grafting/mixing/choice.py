@@ -107,16 +107,6 @@ class RandomChoice(Mixer):
         drawn = chosen.sample_params(images, labels, given, generator=generator, perm=perm)
         return ChoiceParams(perm=drawn.perm, mask=drawn.mask, lam=drawn.lam, index=index, drawn=drawn)
 
-    def __call__(
-        self,
-        images: Tensor,
-        labels: Tensor,
-        saliency: Tensor | None = None,
-        *,
-        generator: torch.Generator | None = None,
-    ) -> tuple[Tensor, Tensor]:
-        return self.apply(images, labels, self.sample_params(images, labels, saliency, generator=generator))
-
     def apply(self, images: Tensor, labels: Tensor, params: MixParams) -> tuple[Tensor, Tensor]:
         chosen, drawn = self._chosen(params)
         return chosen.apply(images, labels, drawn)
