@@ -1,11 +1,13 @@
 """Training throughput of vanilla, CutMix, Saliency Grafting and PuzzleMix on one network and batch, in one run.
 
-    python benchmarks/train_step.py [--model resnet_tiny] [--batch-size 128] [--steps 40] [--all] [--markdown]
+    python benchmarks/train_step.py [--model resnet_tiny] [--batch-size 128] [--steps 40] [--size 32 ...] [--all]
+        [--markdown]
 
 Each method runs the harness's own step (``Trainer.step_batch``: SG = clean + grafted batch with the hook's
 saliency, or the grafted batch only; PuzzleMix = an extra forward + backward for the input gradient, graph cuts,
-transport, the mixed batch; CutMix = the mixed batch) plus backward and SGD, on synthetic 32 px data. Images/s
-counts dataset images per second; samples/s counts every sample forwarded for the loss (SG's clean + grafted).
+transport, the mixed batch; CutMix = the mixed batch) plus backward and SGD, on synthetic data of each ``--size``
+(default 32 px; several sizes are interleaved in the same run, each against vanilla at its size). Images/s counts
+dataset images per second; samples/s counts every sample forwarded for the loss (SG's clean + grafted).
 ``--all`` adds every other method of the reproduction suite (mixers and regularisers, as in Table 1).
 """
 
@@ -61,6 +63,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--all", action="store_true", help="every method of the reproduction suite")
+    parser.add_argument("--size", type=int, action="append", help="image side in pixels, repeatable (default 32)")
     parser.add_argument(
         "--model-arg",
         action="append",
@@ -77,33 +80,34 @@ def main() -> None:
     if args.all:
         known = {tuple(sorted(m.items())) for m in methods.values()}
         methods |= {name: m for name, m in SUITE_METHODS.items() if tuple(sorted(m.items())) not in known}
-    data = load_dataset("synthetic", synthetic_size=(2 * args.batch_size, 100))
-    trainers = {}
-    for name, overrides in methods.items():
-        torch.manual_seed(0)
-        config = TrainConfig(
-            model=args.model,
-            model_args=model_args,
-            batch_size=args.batch_size,
-            quiet=True,
-            amp=args.amp,
-            channels_last=args.channels_last,
-            **overrides,
-        )
-        trainers[name] = make_trainer(config, data)
-    images, labels = next(iter(trainers["vanilla"].train_loader))
-    times: dict[str, list[float]] = {name: [] for name in methods}
-    samples: dict[str, int] = {}
+    sizes = args.size or [32]
+    trainers, batches = {}, {}
+    for size in sizes:
+        data = load_dataset("synthetic", image_size=size, synthetic_size=(2 * args.batch_size, 100))
+        for name, overrides in methods.items():
+            torch.manual_seed(0)
+            config = TrainConfig(
+                model=args.model,
+                model_args=model_args,
+                batch_size=args.batch_size,
+                quiet=True,
+                amp=args.amp,
+                channels_last=args.channels_last,
+                **overrides,
+            )
+            trainers[name, size] = make_trainer(config, data)
+        batches[size] = next(iter(trainers["vanilla", size].train_loader))
+    times: dict[tuple[str, int], list[float]] = {key: [] for key in trainers}
+    samples: dict[tuple[str, int], int] = {}
     for step in range(args.steps + 3):  # interleaved, so that load on the machine hits every method alike
-        for name, trainer in trainers.items():
-            seconds, samples[name] = one_step(trainer, images, labels)
+        for (name, size), trainer in trainers.items():
+            seconds, samples[name, size] = one_step(trainer, *batches[size])
             if step >= 3:
-                times[name].append(seconds)
+                times[name, size].append(seconds)
     rows = {}
-    for name in methods:
-        seconds = statistics.median(times[name])
-        rows[name] = (args.batch_size / seconds, samples[name] / seconds, seconds)
-    vanilla = rows["vanilla"][0]
+    for key in trainers:
+        seconds = statistics.median(times[key])
+        rows[key] = (args.batch_size / seconds, samples[key] / seconds, seconds)
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.model} {model_args or ''}, "
         f"amp {args.amp}, channels-last {args.channels_last}, batch {args.batch_size}, "
@@ -112,19 +116,23 @@ def main() -> None:
     if args.markdown:
         print("| method | ms / step | images/s | samples/s | images/s ÷ vanilla | samples/s ÷ vanilla |")
         print("|---|---:|---:|---:|---:|---:|")
-    for name, (images_s, samples_s, seconds) in rows.items():
+    for (name, size), (images_s, samples_s, seconds) in rows.items():
+        vanilla = rows["vanilla", size][0]
+        label = name if len(sizes) == 1 else f"{name} @ {size} px"
         if args.markdown:
             print(
-                f"| {name} | {1e3 * seconds:.1f} | {images_s:.0f} | {samples_s:.0f} | {images_s / vanilla:.2f} | "
+                f"| {label} | {1e3 * seconds:.1f} | {images_s:.0f} | {samples_s:.0f} | {images_s / vanilla:.2f} | "
                 f"{samples_s / vanilla:.2f} |"
             )
         else:
             print(
-                f"{name:32} {1e3 * seconds:8.1f} ms/step {images_s:8.0f} images/s {samples_s:8.0f} samples/s "
+                f"{label:40} {1e3 * seconds:8.1f} ms/step {images_s:8.0f} images/s {samples_s:8.0f} samples/s "
                 f"{images_s / vanilla:5.2f}x vanilla"
             )
-    for name in ("saliency_grafting", "saliency_grafting (grafted only)"):
-        print(f"{name} step is {rows['puzzlemix'][2] / rows[name][2]:.2f}x faster than a PuzzleMix step")
+    for size in sizes:
+        for name in ("saliency_grafting", "saliency_grafting (grafted only)"):
+            ratio = rows["puzzlemix", size][2] / rows[name, size][2]
+            print(f"{name} step is {ratio:.2f}x faster than a PuzzleMix step at {size} px")
 
 
 if __name__ == "__main__":

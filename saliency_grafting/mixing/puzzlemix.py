@@ -22,7 +22,7 @@ from saliency_grafting.mixing.base import Mixer, MixParams, SaliencyKind, StepVi
 if TYPE_CHECKING:
     from saliency_grafting.saliency.sources import SaliencySource
 
-__all__ = ["AdversarialDraw", "PuzzleMix", "PuzzleMixParams", "transport_blocks", "transport_plan"]
+__all__ = ["AdversarialDraw", "PuzzleMix", "PuzzleMixParams", "transport_blocks", "transport_grid", "transport_plan"]
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ def transport_plan(mask: Tensor, saliency: Tensor, eps: float) -> Tensor:
         claimed = first_best < size
         keeps = claimed & ((best < 0) | (first_free == size) | ((best == 0) & (first_best < first_free)))
         wins = keeps.gather(1, choice) & (first_best.gather(1, choice) == rows)
-        cost = cost.scatter_add(-1, choice.unsqueeze(-1), (~wins).to(cost.dtype).unsqueeze(-1))
+        cost.scatter_add_(-1, choice.unsqueeze(-1), (~wins).to(cost.dtype).unsqueeze(-1))  # cost is this call's own
     return torch.zeros_like(cost).scatter_(-1, choice.unsqueeze(-1), wins.to(cost.dtype).unsqueeze(-1))
 
 
@@ -129,6 +129,17 @@ def grids_for(side: int) -> tuple[int, ...]:
     return tuple(dict.fromkeys(min(divisors, key=lambda d: (abs(d - g), d)) for g in PAPER_GRIDS))
 
 
+def transport_grid(side: int, n: int, size: int | None) -> int:
+    """Blocks per side of the transport grid: a refinement of the ``n``-block mask grid that divides ``side``, with
+    blocks nearest to ``size`` pixels by ratio (ties to the coarser grid, as the plan's cost grows with the fourth
+    power of the count); ``None``: the mask's grid. 32 px and 4 px give 8 (the official CIFAR setting); 28 px gives
+    4 or 7 blocks of 7 or 4 px, not the 1-2 px blocks a pixel-exact 4 px would force (a 784 x 784 plan per image)."""
+    if size is None:
+        return n
+    counts = [count for count in range(n, side + 1, n) if side % count == 0]
+    return min(counts, key=lambda count: (abs(math.log(side / count / size)), count))
+
+
 class PuzzleMix(Mixer):
     """PuzzleMix with its official CIFAR defaults; needs the ``puzzlemix`` extra (``gco-wrapper``).
 
@@ -138,8 +149,9 @@ class PuzzleMix(Mixer):
     the label cost ``beta`` and the prior ``eta`` on the binomial label probabilities of ``lambda``. The mask over
     ``n_labels`` values {1, ..., 0} is solved per sample by alpha-beta-swap graph cuts, in ``workers`` processes
     (gco keeps global state, so not threads; default: ``torch.get_num_threads()``). Then (``transport``) salient
-    blocks of each image move into the region it keeps, on a ``t_size`` px grid (``"auto"``: 4 px up to 64 px images,
-    the block grid above; ``None``: the mask's block grid, the Tiny-ImageNet setting) with cost weight ``t_eps``.
+    blocks of each image move into the region it keeps, on the refinement of the block grid whose blocks are nearest
+    to ``t_size`` px (``transport_grid``; ``"auto"``: 4 px up to 64 px images, the block grid above; ``None``: the
+    mask's block grid, the Tiny-ImageNet setting) with cost weight ``t_eps``.
     The label weight is the mask mean. Set ``mean``/``std`` to the images' normalisation so that the smoothness term
     sees pixels, as the official code does (the trainer does). The graph cuts run on the CPU: the costs are copied
     to the host once per batch.
@@ -341,7 +353,6 @@ class PuzzleMix(Mixer):
         # Pooling sizes must divide the block (the official code assumes so; gcd keeps e.g. 48 px images working).
         neigh = math.gcd(min(self.neigh_size, block), block)
         size = (4 if width <= 64 else None) if self.t_size == "auto" else self.t_size
-        t_size = block if size is None else math.gcd(min(int(size), block), block)
         beta, gamma = self.beta / n / 16, self.gamma  # the official code normalises beta only
         sal = (
             F.interpolate(saliency.float().unsqueeze(1), size=(height, width), mode="bilinear")
@@ -381,7 +392,7 @@ class PuzzleMix(Mixer):
 
         plan_source = plan_dest = None
         if self.transport:
-            t_num = width // t_size if t_size < block else n
+            t_num = transport_grid(width, n, size)
             t_mask = F.interpolate(region.unsqueeze(1), size=t_num, mode="nearest").squeeze(1)
             t_unary_i = pooled_unary(width // t_num)
             plan_source = transport_plan(t_mask, t_unary_i, self.t_eps)

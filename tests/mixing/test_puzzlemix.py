@@ -224,3 +224,29 @@ def test_puzzlemix_defaults_work_on_28_px_and_given_grids_are_still_checked() ->
         sg.PuzzleMix(num_classes=NUM_CLASSES, block_nums=(2, 4, 8), workers=1)(images, labels, torch.rand(4, 28, 28))
     with pytest.raises(ValueError, match="images must be square"):
         sg.PuzzleMix(num_classes=NUM_CLASSES, workers=1)(torch.randn(4, 3, 28, 32), labels, torch.rand(4, 28, 32))
+
+
+@given(st.integers(2, 300), st.integers(1, 16), st.integers(1, 32))
+def test_transport_grid_refines_the_mask_grid_with_blocks_nearest_the_size(side: int, pick: int, size: int) -> None:
+    import math
+
+    from saliency_grafting.mixing.puzzlemix import grids_for, transport_grid
+
+    grids = grids_for(side)
+    n = grids[pick % len(grids)]
+    count = transport_grid(side, n, size)
+    assert side % count == 0 and count % n == 0
+    refinements = [c for c in range(n, side + 1, n) if side % c == 0]  # an independent search of every refinement
+    assert abs(math.log(side / count / size)) == min(abs(math.log(side / c / size)) for c in refinements)
+    assert transport_grid(side, n, None) == n
+
+
+def test_transport_grid_is_the_official_one_where_4_px_blocks_exist_and_coarse_at_28_px() -> None:
+    from saliency_grafting.mixing.puzzlemix import transport_grid
+
+    assert [transport_grid(32, n, 4) for n in (2, 4, 8, 16)] == [8, 8, 8, 16]  # the official CIFAR setting
+    assert [transport_grid(64, n, 4) for n in (2, 4, 8, 16)] == [16, 16, 16, 16]
+    # 28 px: 7 px blocks (4 per side), not the 1 px blocks (a 784 x 784 plan per image) a divisor of 4 px would force
+    assert [transport_grid(28, n, 4) for n in (2, 4, 7, 14)] == [4, 4, 7, 14]
+    _, _, _, params = sample(sg.PuzzleMix(num_classes=NUM_CLASSES, block_nums=(4,), workers=1), size=28)
+    assert params.plan_source is not None and params.plan_source.shape[-1] == 16
