@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from saliency_grafting._validation import is_int, is_real
+
 __all__ = ["CHOICES", "ConfigError", "TrainConfig", "flag", "load_yaml", "save_yaml", "suggest"]
 
 OBJECTIVES = ("auto", "clean+mixed", "mixed")  # what a step trains on (``step.MixStep``'s ``objective``)
@@ -39,12 +41,8 @@ def suggest(word: str, options: list[str] | tuple[str, ...]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def _int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _real(value: Any) -> bool:
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)) and math.isfinite(value)
+    return is_real(value) and math.isfinite(value)
 
 
 def _kwargs(value: Any) -> bool:
@@ -100,7 +98,7 @@ def _names(kind: str) -> Callable[[], str]:
     return text
 
 
-_OPTIONAL_INT = (lambda v: v is None or (_int(v) and v >= 1), "an integer >= 1 or null")
+_OPTIONAL_INT = (lambda v: v is None or (is_int(v) and v >= 1), "an integer >= 1 or null")
 _KWARGS = "a mapping of keyword names to values"
 
 
@@ -193,16 +191,16 @@ class TrainConfig:
         expected=_KWARGS,
         help="regulariser keyword, KEY=VALUE, repeatable: --regularizer-arg p_last=0.5",
     )
-    epochs: int = option(10, accepts=lambda v: _int(v) and v >= 1, expected="an integer >= 1", help="training epochs")
+    epochs: int = option(10, accepts=lambda v: is_int(v) and v >= 1, expected="an integer >= 1", help="training epochs")
     warmup_epochs: int = option(
         0,
-        accepts=lambda v: _int(v) and v >= 0,
+        accepts=lambda v: is_int(v) and v >= 0,
         expected="an integer >= 0",
         help="epochs of clean training before mixing starts",
     )
     batch_size: int = option(
         128,
-        accepts=lambda v: _int(v) and v >= 1,
+        accepts=lambda v: is_int(v) and v >= 1,
         expected="an integer >= 1",
         help="images per step (per process under torchrun)",
     )
@@ -246,7 +244,7 @@ class TrainConfig:
     )
     mix_times: int = option(
         1,
-        accepts=lambda v: _int(v) and v >= 1,
+        accepts=lambda v: is_int(v) and v >= 1,
         expected="an integer >= 1",
         help="k mixed batches per step (Figure 3's sample diversity)",
     )
@@ -275,7 +273,7 @@ class TrainConfig:
     )
     seed: int = option(
         0,
-        accepts=lambda v: _int(v) and 0 <= v < 2**32,
+        accepts=lambda v: is_int(v) and 0 <= v < 2**32,
         expected="an integer in [0, 2**32)",
         help="seed of the data order, the initialisation and the mixing",
     )
@@ -290,13 +288,13 @@ class TrainConfig:
     compile: bool = option(False, help="torch.compile the network")
     workers: int = option(
         4,
-        accepts=lambda v: _int(v) and v >= 0,
+        accepts=lambda v: is_int(v) and v >= 0,
         expected="an integer >= 0",
         help="data-loading worker processes (streamed datasets)",
     )
     eval_every: int = option(
         1,
-        accepts=lambda v: _int(v) and v >= 1,
+        accepts=lambda v: is_int(v) and v >= 1,
         expected="an integer >= 1 (epochs between test evaluations)",
         help="test every N epochs (and after the last)",
     )

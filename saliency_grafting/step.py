@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from saliency_grafting._validation import check_int
 from saliency_grafting.config import OBJECTIVES
 from saliency_grafting.mixing.base import Mixer, MixParams, SaliencyKind
 from saliency_grafting.saliency.forward import mode
@@ -137,8 +138,7 @@ class MixStep:
             raise TypeError(f"mixer must be a saliency_grafting Mixer, got {type(mixer).__name__}")
         if objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
-        if isinstance(mix_times, bool) or not isinstance(mix_times, int) or mix_times < 1:
-            raise ValueError(f"mix_times must be an int >= 1, got {mix_times!r}")
+        check_int(mix_times, "mix_times", low=1)
         if mix_reduction not in ("sum", "mean"):
             raise ValueError(f"mix_reduction must be 'sum' or 'mean', got {mix_reduction!r}")
         self.model, self.mixer = model, mixer

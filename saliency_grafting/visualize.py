@@ -14,6 +14,7 @@ import torch
 from PIL import Image, ImageDraw
 from torch import Tensor
 
+from saliency_grafting._validation import check_int
 from saliency_grafting.mixing import Mixer, SaliencyKind
 
 __all__ = ["localization_panel", "mixing_panel", "panel_batch", "sample_pairs"]
@@ -25,8 +26,7 @@ def sample_pairs(labels: Tensor, count: int, *, seed: int = 0) -> tuple[Tensor, 
     Source classes go round a random order of the classes present (distinct while ``count`` allows); each
     destination is a random image of another class (of the same class only when there is one class).
     """
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ValueError(f"count must be a positive int, got {count!r}")
+    check_int(count, "count", low=1)
     labels = torch.as_tensor(labels).flatten().cpu()
     if labels.numel() == 0:
         raise ValueError("labels must not be empty")

@@ -34,8 +34,8 @@ def test_pairs_edge_cases() -> None:
     one_class = torch.zeros(5, dtype=torch.long)
     sources, destinations = sample_pairs(one_class, 3)
     assert sources.shape == destinations.shape == (3,) and (sources < 5).all() and (destinations < 5).all()
-    for count in (0, -1, 1.5, True):
-        with pytest.raises(ValueError, match="count"):
+    for count, error in ((0, ValueError), (-1, ValueError), (1.5, TypeError), (True, TypeError)):
+        with pytest.raises(error, match="count must be an int >= 1"):
             sample_pairs(SORTED, count)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="labels"):
         sample_pairs(torch.zeros(0, dtype=torch.long), 2)

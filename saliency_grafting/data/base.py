@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
+from saliency_grafting._validation import check_int
 from saliency_grafting.data.folders import DataError
 
 __all__ = [
@@ -111,11 +113,7 @@ def channel_stats(images: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def _positive(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be a positive int, got {value!r}")
-    if value < 1:
-        raise DataError(f"{name} must be a positive int, got {value}", field=name)
-    return value
+    return check_int(value, name, low=1, error=partial(DataError, field=name))
 
 
 def class_balanced_subset(labels: Tensor, per_class: int, seed: int) -> Tensor:

@@ -14,9 +14,11 @@ from __future__ import annotations
 import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from saliency_grafting._validation import check_int
 from saliency_grafting.config import ConfigError
 from saliency_grafting.experiments import claims
 from saliency_grafting.experiments.core import Cell, Experiment, register
@@ -75,12 +77,11 @@ class Comparison:
             value = getattr(self, name)
             if value is None and name == "val_per_class":
                 continue
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(name, f"{name} must be an int >= 1, got {value!r}")
-        if self.epochs is not None and (
-            isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1
-        ):
-            raise ConfigError("epochs", f"epochs must be an int >= 1 or None, got {self.epochs!r}")
+            error = partial(ConfigError, name)
+            check_int(value, name, low=1, error=error, type_error=error)
+        if self.epochs is not None:
+            error = partial(ConfigError, "epochs")
+            check_int(self.epochs, "epochs", low=1, why="or None", error=error, type_error=error)
 
     @property
     def methods(self) -> list[str]:

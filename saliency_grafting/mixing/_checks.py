@@ -1,16 +1,24 @@
-"""Argument checks shared by the mixers: a TypeError or ValueError that names the argument, its owner and the form."""
+"""The mixers' tensor checks (the scalar ones are the library's, re-exported from ``saliency_grafting._validation``):
+a TypeError or ValueError that names the argument, its owner and the form."""
 
 from __future__ import annotations
 
 import difflib
 import inspect
-import math
-import numbers
-from collections.abc import Sequence
-from typing import Any, NoReturn, TypeGuard
+from typing import Any
 
 import torch
 from torch import Tensor
+
+from saliency_grafting._validation import (
+    check_choice,
+    check_flag,
+    check_int,
+    check_int_sequence,
+    check_number,
+    check_number_sequence,
+    fail,
+)
 
 __all__ = [
     "KeywordOnly",
@@ -29,119 +37,6 @@ __all__ = [
     "check_tensor",
     "fail",
 ]
-
-
-def _owner(owner: object) -> str:
-    if isinstance(owner, str):
-        return owner
-    return owner.__name__ if isinstance(owner, type) else type(owner).__name__
-
-
-def fail(kind: type[Exception], owner: object, name: str, form: str, got: object) -> NoReturn:
-    """Raise ``kind("Owner: name must be form, got got")``."""
-    raise kind(f"{_owner(owner)}: {name} must be {form}, got {got}")
-
-
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_real(value: object) -> TypeGuard[float]:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _range(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
-    parts = []
-    if low is not None:
-        parts.append(f"{'>' if low_open else '>='} {low:g}")
-    if high is not None:
-        parts.append(f"{'<' if high_open else '<='} {high:g}")
-    return " and ".join(parts)
-
-
-def check_int(value: object, name: str, owner: object, *, low: int | None = None, high: int | None = None) -> int:
-    """An ``int`` (not a bool) in ``[low, high]``."""
-    form = " ".join(["an int", _range(low, high, False, False)]).strip()
-    if not _is_int(value):
-        fail(TypeError, owner, name, form, f"{value!r} ({type(value).__name__})")
-    if (low is not None and value < low) or (high is not None and value > high):
-        fail(ValueError, owner, name, form, repr(value))
-    return int(value)
-
-
-def check_number(
-    value: object,
-    name: str,
-    owner: object,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    low_open: bool = False,
-    high_open: bool = False,
-) -> float:
-    """A finite real number (not a bool or a string) in the given range, as a ``float``."""
-    form = " ".join(["a finite number", _range(low, high, low_open, high_open)]).strip()
-    if not _is_real(value):
-        fail(TypeError, owner, name, form, f"{value!r} ({type(value).__name__})")
-    number = float(value)
-    if (
-        not math.isfinite(number)
-        or (low is not None and (number <= low if low_open else number < low))
-        or (high is not None and (number >= high if high_open else number > high))
-    ):
-        fail(ValueError, owner, name, form, repr(value))
-    return number
-
-
-def check_flag(value: object, name: str, owner: object) -> bool:
-    """A ``bool`` (``True`` / ``False``, not ``1`` or ``"yes"``)."""
-    if not isinstance(value, bool):
-        fail(TypeError, owner, name, "a bool (True or False)", f"{value!r} ({type(value).__name__})")
-    return value
-
-
-def check_choice(value: object, name: str, owner: object, choices: Sequence[str]) -> str:
-    """One of the strings ``choices``."""
-    form = "one of " + ", ".join(repr(c) for c in choices)
-    if not isinstance(value, str):
-        fail(TypeError, owner, name, form, f"{value!r} ({type(value).__name__})")
-    if value not in choices:
-        fail(ValueError, owner, name, form, repr(value))
-    return value
-
-
-def _sequence(value: object, name: str, owner: object, form: str) -> tuple[Any, ...]:
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-        fail(TypeError, owner, name, form, f"{value!r} ({type(value).__name__})")
-    if len(value) == 0:
-        fail(ValueError, owner, name, form, "an empty sequence")
-    return tuple(value)
-
-
-def check_int_sequence(value: object, name: str, owner: object, *, low: int) -> tuple[int, ...]:
-    """A non-empty sequence (tuple or list) of ints ``>= low``."""
-    form = f"a non-empty sequence of ints >= {low}"
-    items = _sequence(value, name, owner, form)
-    if not all(_is_int(v) for v in items):
-        fail(TypeError, owner, name, form, repr(value))
-    if any(v < low for v in items):
-        fail(ValueError, owner, name, form, repr(value))
-    return tuple(int(v) for v in items)
-
-
-def check_number_sequence(
-    value: object, name: str, owner: object, *, low: float | None = None, low_open: bool = False
-) -> tuple[float, ...]:
-    """A non-empty sequence of finite numbers in range."""
-    form = " ".join(["a non-empty sequence of finite numbers", _range(low, None, low_open, False)]).strip()
-    items = _sequence(value, name, owner, form)
-    if not all(_is_real(v) for v in items):
-        fail(TypeError, owner, name, form, repr(value))
-    if not all(math.isfinite(float(v)) for v in items) or (
-        low is not None and any(float(v) <= low if low_open else float(v) < low for v in items)
-    ):
-        fail(ValueError, owner, name, form, repr(value))
-    return tuple(float(v) for v in items)
 
 
 def check_tensor(value: object, name: str, owner: object, form: str) -> Tensor:

@@ -353,6 +353,7 @@ class PuzzleMix(Mixer):
         # Pooling sizes must divide the block (the official code assumes so; gcd keeps e.g. 48 px images working).
         neigh = math.gcd(min(self.neigh_size, block), block)
         size = (4 if width <= 64 else None) if self.t_size == "auto" else self.t_size
+        assert not isinstance(size, str)  # t_size is "auto", None or an int (checked in __init__)
         beta, gamma = self.beta / n / 16, self.gamma  # the official code normalises beta only
         sal = (
             F.interpolate(saliency.float().unsqueeze(1), size=(height, width), mode="bilinear")

@@ -8,6 +8,7 @@ from typing import Any
 
 from torch import nn
 
+from saliency_grafting._validation import check_int
 from saliency_grafting.models.preact_resnet import PreActResNet
 from saliency_grafting.models.pyramidnet import PyramidNet
 from saliency_grafting.models.small import ConvNetSmall
@@ -39,8 +40,7 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
 def create_model(name: str, num_classes: int, *, in_channels: int = 3, **kwargs: Any) -> nn.Module:
     """Build a network by name (see ``MODELS``), or any timm model as ``"timm:<name>"`` (the ``timm`` extra), for
     inputs of ``in_channels`` channels (1 for spectrograms)."""
-    if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
-        raise ValueError(f"in_channels must be a positive int, got {in_channels!r}")
+    check_int(in_channels, "in_channels", low=1)
     if name.startswith("timm:"):
         try:
             import timm

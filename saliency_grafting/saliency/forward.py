@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
+from saliency_grafting._validation import check_int
 from saliency_grafting.saliency.feature_maps import _Probe
 from saliency_grafting.saliency.layouts import LAYOUTS, FeatureLayer, reduce_features
 
@@ -70,8 +71,7 @@ class ForwardSaliency:
     def __init__(
         self, model: nn.Module, layer: str | FeatureLayer | None = None, *, min_size: int = 4, layout: str = "auto"
     ) -> None:
-        if not isinstance(min_size, int) or isinstance(min_size, bool) or min_size < 2:
-            raise ValueError(f"min_size must be an int >= 2 (a 1x1 map has no salient region), got {min_size!r}")
+        check_int(min_size, "min_size", low=2, why="a 1x1 map has no salient region")
         if layout != "auto" and layout not in LAYOUTS:
             raise ValueError(f"layout must be 'auto' or one of {', '.join(LAYOUTS)}, got {layout!r}")
         if layout != "auto" and not isinstance(layer, str):

@@ -54,9 +54,9 @@ def test_too_few_unused_images_and_bad_sizes() -> None:
     train = class_balanced_subset(labels, 3, 0)
     with pytest.raises(DataError, match="val_per_class 3: class 0 has only 2"):
         validation_split(labels, train, 3)
-    with pytest.raises(DataError, match="val_per_class must be a positive int"):
+    with pytest.raises(DataError, match="val_per_class must be an int >= 1"):
         validation_split(labels, train, 0)
-    with pytest.raises(TypeError, match="val_per_class must be a positive int"):
+    with pytest.raises(TypeError, match="val_per_class must be an int >= 1"):
         validation_split(labels, train, 1.5)  # type: ignore[arg-type]
     with pytest.raises(DataError, match="needs per_class"):
         load_dataset("synthetic", val_per_class=5)

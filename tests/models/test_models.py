@@ -52,5 +52,5 @@ def test_models_take_one_channel_inputs(name: str) -> None:
     model = create_model(name, 5, in_channels=1, **kwargs).eval()
     size = 64 if name in ("resnet50", "timm:resnet18") else 16
     assert model(torch.randn(2, 1, size, size)).shape == (2, 5)
-    with pytest.raises(ValueError, match="in_channels must be a positive int, got 0"):
+    with pytest.raises(ValueError, match="in_channels must be an int >= 1, got 0"):
         create_model(name, 5, in_channels=0)

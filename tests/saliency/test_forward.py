@@ -165,8 +165,8 @@ def test_a_module_called_again_later_is_not_chosen_for_an_earlier_call() -> None
 
 def test_bad_arguments_and_maps_too_small_raise_clear_errors() -> None:
     net = CountingNet()
-    for bad in (1, 0, 2.5, True, "4"):
-        with pytest.raises(ValueError, match="min_size must be an int >= 2"):
+    for bad, error in ((1, ValueError), (0, ValueError), (2.5, TypeError), (True, TypeError), ("4", TypeError)):
+        with pytest.raises(error, match="min_size must be an int >= 2"):
             sg.ForwardSaliency(net, min_size=bad)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="layout must be"):
         sg.ForwardSaliency(net, "stage", layout="NCHW")

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from saliency_grafting._validation import check_int
 from saliency_grafting.data.audio import LogMel, read_wav
 from saliency_grafting.data.base import Dataset, channel_stats
 from saliency_grafting.data.folders import DataError
@@ -85,19 +86,25 @@ class FSDD(DatasetSource):
             return torch.tensor([take < TEST_TAKES for _, _, take in meta])
         if split != "speaker":
             raise DataError(f"fsdd option split must be 'official' or 'speaker', got {split!r}")
-        if isinstance(fold, bool) or not isinstance(fold, int) or not 0 <= fold < len(speakers):
-            raise DataError(
-                f"fsdd option fold must be an int in [0, {len(speakers)}) (the held-out speaker of "
-                f"{', '.join(speakers)}), got {fold!r}"
-            )
+        why = f"the held-out speaker of {', '.join(speakers)}"
+        fold = check_int(
+            fold,
+            "fold",
+            "fsdd option",
+            low=0,
+            high=len(speakers),
+            high_open=True,
+            why=why,
+            error=DataError,
+            type_error=DataError,
+        )
         return torch.tensor([speaker == speakers[fold] for _, speaker, _ in meta])
 
     @staticmethod
     def _train_mask(meta: list[tuple[int, str, int]], train: torch.Tensor, takes: Any) -> torch.Tensor:
         if takes is None:
             return train
-        if isinstance(takes, bool) or not isinstance(takes, int) or takes < 1:
-            raise DataError(f"fsdd option takes must be an int >= 1 or null, got {takes!r}")
+        takes = check_int(takes, "takes", "fsdd option", low=1, why="or null", error=DataError, type_error=DataError)
         kept = torch.zeros_like(train)
         groups: dict[tuple[int, str], list[tuple[int, int]]] = {}
         for index, (digit, speaker, take) in enumerate(meta):

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from saliency_grafting._validation import check_int
 from saliency_grafting.data.base import Dataset, channel_stats
 from saliency_grafting.data.folders import DataError, decode_folder, list_folder
 from saliency_grafting.data.registry import DatasetSource, register_dataset
@@ -75,8 +76,9 @@ class TinyImageNet(DatasetSource):
         every = sorted(d.name for d in (root / "train").iterdir() if d.is_dir())
         if count is None:
             return every
-        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= len(every):
-            raise DataError(f"tinyimagenet option classes must be an int in [1, {len(every)}], got {count!r}")
+        count = check_int(
+            count, "classes", "tinyimagenet option", low=1, high=len(every), error=DataError, type_error=DataError
+        )
         if seed is None:
             return every[:count]
         order = torch.randperm(len(every), generator=torch.Generator().manual_seed(seed))
