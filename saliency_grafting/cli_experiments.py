@@ -296,9 +296,10 @@ def add_compare(sub: Any) -> None:
     com.add_argument(
         "--mixers",
         nargs="+",
-        choices=tuple(MIXER_METHODS),
         default=["none", "mixup", "cutmix", "saliency_grafting", "puzzlemix"],
-        help="the methods",
+        metavar="MIXER",
+        help=f"the methods: {', '.join(MIXER_METHODS)} (tuned, but none), or a random choice per batch "
+        "compared as given, e.g. 'mixup:0.2|cutmix:0.8'",
     )
     com.add_argument("--model", default="preactresnet18", help="the network (default: the 701 k PreAct-ResNet)")
     com.add_argument("--model-arg", type=key_value, action="append", metavar="KEY=VALUE", help="model keyword")

@@ -22,10 +22,11 @@ from saliency_grafting._validation import check_int
 from saliency_grafting.config import ConfigError
 from saliency_grafting.experiments import claims
 from saliency_grafting.experiments.core import Cell, Experiment, register
-from saliency_grafting.experiments.overfit import protocol_config
+from saliency_grafting.experiments.overfit import protocol_config, row_label
 from saliency_grafting.experiments.scales import PROTOCOLS, Scale
 from saliency_grafting.experiments.scales.base import CPU_TRAINING
 from saliency_grafting.experiments.tuning import GRID, TUNED_SEED_OFFSET, select_tuned
+from saliency_grafting.mixing import create_mixer
 
 __all__ = ["MIXER_METHODS", "Comparison", "comparison_scale", "difference", "recommend"]
 
@@ -65,8 +66,9 @@ class Comparison:
     channels_last: bool = True
 
     def __post_init__(self) -> None:
-        if unknown := [m for m in self.mixers if m not in MIXER_METHODS]:
-            raise ConfigError("mixers", f"mixers: {unknown[0]!r} cannot be compared; valid: {', '.join(MIXER_METHODS)}")
+        for mixer in self.mixers:
+            if mixer not in MIXER_METHODS:
+                _check_recipe(mixer)
         if not self.mixers:
             raise ConfigError("mixers", "mixers: give at least one mixer to compare")
         if unknown := [p for p in self.protocols if p not in PROTOCOLS]:
@@ -85,7 +87,23 @@ class Comparison:
 
     @property
     def methods(self) -> list[str]:
-        return [MIXER_METHODS[m] for m in self.mixers]
+        return [MIXER_METHODS.get(m) or row_label(m) for m in self.mixers]
+
+    @property
+    def recipes(self) -> tuple[str, ...]:
+        """The random choices among the mixers (``"mixup:0.2|cutmix:0.8"``), compared as given (untuned)."""
+        return tuple(m for m in self.mixers if m not in MIXER_METHODS)
+
+
+def _check_recipe(mixer: str) -> None:
+    """A ``ConfigError`` unless ``mixer`` is a method of ``MIXER_METHODS`` or a random choice that builds."""
+    valid = f"valid: {', '.join(MIXER_METHODS)}, or a random choice per batch such as 'mixup:0.2|cutmix:0.8'"
+    if not isinstance(mixer, str) or "|" not in mixer:
+        raise ConfigError("mixers", f"mixers: {mixer!r} cannot be compared; {valid}")
+    try:
+        create_mixer(mixer, 2)
+    except (TypeError, ValueError) as err:
+        raise ConfigError("mixers", f"mixers: {mixer!r} is not a random choice of mixers ({err}); {valid}") from None
 
 
 def comparison_scale(comparison: Comparison, *, num_classes: int, fingerprint: str | None) -> Scale:
@@ -120,6 +138,7 @@ def comparison_scale(comparison: Comparison, *, num_classes: int, fingerprint: s
         main_size=comparison.per_class,
         protocols=comparison.protocols,
         val_per_class=held_out,
+        recipes=comparison.recipes,
     )
 
 
@@ -129,9 +148,9 @@ def _other_protocols(scale: Scale, records: Path | None) -> list[Cell]:
     cells = []
     for protocol in (p for p in scale.protocols if p != "paper"):
         typed: dict[str, Any] = {"seed_offset": TUNED_SEED_OFFSET, "size": scale.main_size, "protocol": protocol}
-        for method in ["Vanilla", *GRID]:
+        for method in ["Vanilla", *GRID, *scale.recipes]:
             default = protocol_config(scale, method, protocol, scale.main_size)
-            cells.append(Cell(method, f"default · {protocol}", default, **typed))
+            cells.append(Cell(row_label(method), f"default · {protocol}", default, **typed))
             if method in chosen:
                 config = {**default, **chosen[method]["overrides"]}
                 cells.append(Cell(method, f"tuned · {protocol}", config, **typed))

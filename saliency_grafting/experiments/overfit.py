@@ -27,6 +27,7 @@ __all__ = [
     "grid",
     "passes_per_step",
     "protocol_config",
+    "row_label",
     "sized",
 ]
 
@@ -49,11 +50,18 @@ def sized(scale: Scale, per_class: int, epochs: int | None = None) -> dict[str, 
     }
 
 
-def passes_per_step(config: dict[str, Any]) -> int:
-    """Forward/backward sample passes of one mixing step: the clean loss, k mixed batches, a saliency backward."""
+def passes_per_step(config: dict[str, Any]) -> float:
+    """Forward/backward sample passes of one mixing step: the clean loss, k mixed batches, a saliency backward (a
+    random choice per batch, ``"a:0.2|b:0.8"``: its choices' passes weighted by their probabilities)."""
     mixer = config.get("mixer", "none")
     if mixer == "none":
         return 1
+    if "|" in mixer:
+        parts = [part.partition(":") for part in mixer.split("|")]
+        weights = [float(weight) if weight else 1.0 for _, _, weight in parts]
+        passes = [passes_per_step({**config, "mixer": stage}) for stage, _, _ in parts]
+        expected = sum(w * p for w, p in zip(weights, passes, strict=True)) / sum(weights)
+        return int(expected) if float(expected).is_integer() else round(expected, 2)
     objective = config.get("objective", "auto")
     own_clean = {"saliency_grafting", "augmix"} & set(mixer.split("+"))  # their papers learn from the clean batch too
     clean = objective == "clean+mixed" or (objective == "auto" and bool(own_clean))
@@ -62,15 +70,16 @@ def passes_per_step(config: dict[str, Any]) -> int:
     return int(clean) + mixed + gradient
 
 
-def epoch_passes(config: dict[str, Any]) -> int:
+def epoch_passes(config: dict[str, Any]) -> float:
     """Forward/backward passes over the training subset in a run, in epochs: warm-up epochs are clean (one pass)."""
     warmup = min(config.get("warmup_epochs", 0), config["epochs"])
     return warmup + (config["epochs"] - warmup) * passes_per_step(config)
 
 
 def protocol_config(scale: Scale, label: str, protocol: str, per_class: int) -> dict[str, Any]:
-    """Method ``label`` at ``per_class`` under ``protocol`` (one of ``PROTOCOLS``) on ``scale``."""
-    method = dict(METHODS[label])
+    """Method ``label`` (or a scale's recipe, a mixer spec) at ``per_class`` under ``protocol`` (one of
+    ``PROTOCOLS``) on ``scale``."""
+    method = dict(METHODS[label]) if label in METHODS else {"mixer": label}
     if protocol == "same objective" and method["mixer"] not in ("none", "augmix"):
         method.setdefault("objective", "clean+mixed")
         if method["mixer"] == "saliency_grafting":
@@ -82,6 +91,12 @@ def protocol_config(scale: Scale, label: str, protocol: str, per_class: int) -> 
     elif protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
     return config
+
+
+def row_label(method: str) -> str:
+    """The report's row of a suite method (its label) or of a recipe: ``"mixup:0.2|cutmix:0.8"`` reads
+    ``"choice of mixup:0.2, cutmix:0.8"`` (a ``|`` would split a markdown table's cell)."""
+    return method if "|" not in method else "choice of " + ", ".join(method.split("|"))
 
 
 def column(size: int, protocol: str) -> str:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from saliency_grafting.experiments.core import Cell
-from saliency_grafting.experiments.overfit import protocol_config
+from saliency_grafting.experiments.overfit import protocol_config, row_label
 from saliency_grafting.experiments.scales import Scale, get_scale
 
 __all__ = ["GRID", "TUNED_SEED_OFFSET", "TUNE_SEEDS", "select_tuned", "tune_cells", "tuned_cells"]
@@ -122,13 +122,14 @@ def select_tuned(out: Path, scale: str | Scale = "cpu", seeds: int = TUNE_SEEDS)
 
 
 def tuned_cells(scale: Scale, records: Path | None) -> list[Cell]:
-    """Stage 2: Vanilla and each method's default, and its selection from the tune records in ``records``."""
+    """Stage 2: Vanilla, each method's default and its selection from the tune records in ``records``, and the
+    scale's recipes."""
     chosen = select_tuned(records, scale) if records is not None else {}
     cells = []
     typed: dict[str, Any] = {"seed_offset": TUNED_SEED_OFFSET, "size": scale.main_size, "protocol": "paper"}
-    for method in ["Vanilla", *GRID]:
+    for method in ["Vanilla", *GRID, *scale.recipes]:
         default = protocol_config(scale, method, "paper", scale.main_size)
-        cells.append(Cell(method, "default", default, **typed))
+        cells.append(Cell(row_label(method), "default", default, **typed))
         if method in chosen:
             config = {**default, **chosen[method]["overrides"]}
             cells.append(Cell(method, "tuned", config, **typed))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import statistics
 from pathlib import Path
 
@@ -38,10 +39,44 @@ def test_a_comparison_on_the_cifar10_archive_is_the_cpu_scales_tune_and_tuned() 
 def test_comparison_arguments_are_checked_by_name() -> None:
     with pytest.raises(ValueError, match="mixers: 'augmix' cannot be compared"):
         Comparison(dataset="synthetic", mixers=("augmix",), per_class=5)
+    for recipe in ("mixup|nope", "mixup:x|cutmix", "mixup:-1|cutmix"):
+        with pytest.raises(ValueError, match=rf"mixers: {re.escape(repr(recipe))} is not a random choice of mixers"):
+            Comparison(dataset="synthetic", mixers=("none", recipe), per_class=5)
     with pytest.raises(ValueError, match="the paper protocol is the one tuned"):
         Comparison(dataset="synthetic", mixers=("mixup",), per_class=5, protocols=("same compute",))
     with pytest.raises(ValueError, match="per_class must be an int >= 1, got 0"):
         Comparison(dataset="synthetic", mixers=("mixup",), per_class=0)
+
+
+def test_a_recipe_is_one_more_method_compared_as_given() -> None:
+    """A random choice per batch: no tuning runs, its default cell beside the others' under every protocol."""
+    recipe = "mixup:0.2|cutmix:0.8"
+    comparison = Comparison(
+        dataset="synthetic",
+        mixers=("none", "mixup", recipe),
+        per_class=10,
+        val_per_class=5,
+        protocols=("paper", "same compute"),
+    )
+    assert comparison.methods == ["Vanilla", "Mixup", "choice of mixup:0.2, cutmix:0.8"]
+    scale = comparison_scale(comparison, num_classes=4, fingerprint=None)
+    assert scale.recipes == (recipe,)
+    assert all(cell.row != "choice of mixup:0.2, cutmix:0.8" for cell, _, _ in plan("tune", scale, 1, "/d"))
+    for name, column in (("tuned", "default"), ("compare", "default · same compute")):
+        rows = {cell.row: (cell, config) for cell, _, config in plan(name, scale, 1, "/d") if cell.column == column}
+        cell, config = rows["choice of mixup:0.2, cutmix:0.8"]
+        vanilla = rows["Vanilla"][1]
+        assert config.mixer == recipe and cell.seed_offset == rows["Vanilla"][0].seed_offset
+        assert config.epochs == vanilla.epochs  # one sample pass per step, as Vanilla's: the same budget
+
+
+def test_a_recipes_passes_are_its_choices_weighted_by_probability() -> None:
+    from saliency_grafting.experiments.overfit import passes_per_step
+
+    assert passes_per_step({"mixer": "mixup:0.2|cutmix:0.8"}) == 1
+    assert passes_per_step({"mixer": "saliency_grafting:0.25|cutmix:0.75"}) == 1.25  # SG learns from the clean too
+    assert passes_per_step({"mixer": "saliency_grafting|puzzlemix"}) == 2
+    assert passes_per_step({"mixer": "mixup|cutmix", "objective": "clean+mixed"}) == 2
 
 
 def _row(errors: list[float], seeds: list[int] | None = None, passes: int = 100) -> dict:
@@ -80,6 +115,7 @@ def test_compare_runs_end_to_end_on_generated_data(tmp_path: Path, capsys: pytes
         "--mixers",
         "none",
         "mixup",
+        "mixup|cutmix",
         "--model",
         "convnet_small",
         "--model-arg",
@@ -97,14 +133,16 @@ def test_compare_runs_end_to_end_on_generated_data(tmp_path: Path, capsys: pytes
     ]
     main([*args, "--dry-run"])
     listing = capsys.readouterr().out
-    assert listing.count("\ttodo\t") == 7 + 2 * 2  # Mixup's 7 tuning runs; Vanilla and Mixup's default, 2 seeds
+    # Mixup's 7 tuning runs; Vanilla's, Mixup's and the recipe's default, 2 seeds
+    assert listing.count("\ttodo\t") == 7 + 3 * 2
     main(args)
     capsys.readouterr()
     report = (tmp_path / "compare_synthetic.md").read_text()
     assert report.startswith("# Which augmentation for synthetic") and "| Vanilla (default) |" in report
+    assert "| choice of mixup, cutmix (default) |" in report
     assert "Tuning (seven configurations per method, chosen on the validation split): Mixup: " in report
     assert (tmp_path / "compare_synthetic.png").exists()
-    assert len(list((tmp_path / "records").glob("*.json"))) >= 7 + 2 * 2
+    assert len(list((tmp_path / "records").glob("*.json"))) >= 7 + 3 * 2
     main([*args, "--dry-run"])  # resumable: everything is done now
     assert "\ttodo\t" not in capsys.readouterr().out
 

@@ -36,7 +36,8 @@ class Scale:
     The ``cpu`` family's budget: ``steps`` optimisation steps of ``base["batch_size"]`` per run at every size
     (times ``longer[size]`` where given), so that a run's epochs follow from the budget, the data size and
     ``num_classes`` (``epochs``); ``sizes``: images per class compared (``main_size``: the one most tables use);
-    ``val_per_class``: the validation split of the tuning stage; ``occlusion_grid``: regions per side of Table 6.
+    ``val_per_class``: the validation split of the tuning stage; ``occlusion_grid``: regions per side of Table 6;
+    ``recipes``: per-batch random choices of mixers (``"mixup:0.2|cutmix:0.8"``), compared as they are given.
     """
 
     name: str
@@ -54,6 +55,7 @@ class Scale:
     protocols: tuple[str, ...] = PROTOCOLS
     val_per_class: int = 0
     occlusion_grid: int = 8
+    recipes: tuple[str, ...] = ()  # mixer specs compared untuned beside the suite's methods, e.g. "mixup|cutmix"
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
