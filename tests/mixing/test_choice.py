@@ -84,7 +84,7 @@ def test_the_step_runs_the_clean_pass_only_on_grafted_batches() -> None:
 def test_sgraft_train_takes_a_choice(tmp_path) -> None:
     from saliency_grafting.cli import main
 
-    main(["train", "--dataset", "synthetic", "--dataset-arg", "synthetic_size=[120,40]", "--epochs", "1",
-          "--batch-size", "40", "--model-arg", "width=4", "--mixer", "mixup:0.5|saliency_grafting:0.5", "--quiet",
-          "--out", str(tmp_path / "run")])  # fmt: skip
+    data = ["--dataset", "synthetic", "--dataset-arg", "synthetic_size=[120,40]"]
+    budget = ["--epochs", "1", "--batch-size", "40", "--model-arg", "width=4", "--quiet"]
+    main(["train", *data, *budget, "--mixer", "mixup:0.5|saliency_grafting:0.5", "--out", str(tmp_path / "run")])
     assert (tmp_path / "run" / "summary.json").exists()
