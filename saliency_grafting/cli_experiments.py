@@ -185,8 +185,9 @@ def add_reproduce(sub: Any) -> None:
     rep.add_argument(
         "name",
         nargs="+",
-        help="table1 ... table7, fig3, fig4, recipe, wallclock, sweep, tune, tuned "
-        "(after tune: each method's validation-selected configuration), fastpath, or all",
+        help="table1 ... table7, fig3, fig4, recipe, wallclock, saliency, sweep, tune, tuned "
+        "(after tune: each method's validation-selected configuration), fastpath, network, warmup (the clean "
+        "warm-up's caveats of Table 5), wsol, speech, or all",
     )
     rep.add_argument(
         "--scale",

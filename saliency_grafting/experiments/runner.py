@@ -31,6 +31,7 @@ __all__ = [
     "learning_curve",
     "plan",
     "record_path",
+    "resolve",
     "run_cell",
     "run_experiment",
     "run_key",
@@ -134,15 +135,19 @@ def plan(
     for index in range(seeds):  # seed-major: an interrupted experiment has every cell at its first seeds
         for cell in cells:
             seed = index + cell.seed_offset
-            values = {**cell.config, "seed": seed, "quiet": True}
-            dataset = values.get("dataset", "synthetic")
-            if dataset != "synthetic":
-                values["data_dir"] = data_root(data_dir, dataset)
-                values["data_fingerprint"] = data_fingerprint(
-                    scale, dataset, values["data_dir"], values.get("dataset_args", {})
-                )
-            runs.append((cell, seed, TrainConfig.from_dict(values)))
+            runs.append((cell, seed, resolve(scale, cell.config, seed, data_dir)))
     return runs
+
+
+def resolve(scale: Scale, config: dict[str, Any], seed: int, data_dir: DataDirs) -> TrainConfig:
+    """A cell's config at ``seed`` with its data folder and the data's fingerprint: the run ``plan`` lists."""
+    values = {**config, "seed": seed, "quiet": True}
+    dataset = values.get("dataset", "synthetic")
+    if dataset != "synthetic":
+        values["data_dir"] = data_root(data_dir, dataset)
+        options = values.get("dataset_args", {})
+        values["data_fingerprint"] = data_fingerprint(scale, dataset, values["data_dir"], options)
+    return TrainConfig.from_dict(values)
 
 
 def record_path(out: Path, config: TrainConfig) -> Path:

@@ -7,7 +7,7 @@ new module added to ``FAMILIES``; nothing else dispatches on experiment names.
 
 from __future__ import annotations
 
-from saliency_grafting.experiments import compare, figures, localization, speech, studies, tables
+from saliency_grafting.experiments import compare, figures, localization, speech, studies, tables, warmup
 from saliency_grafting.experiments.core import EXPERIMENTS, SCALES, Cell, Experiment, cells_for, register
 from saliency_grafting.experiments.settings import METHODS
 
@@ -15,7 +15,7 @@ __all__ = ["EXPERIMENTS", "FAMILIES", "METHODS", "SCALES", "Cell", "Experiment",
 
 # The families in the report's order. A module may have been imported (and registered its experiments) before this
 # one, so the registry is put in this order here: by family, then in each family's order of registration.
-FAMILIES = (tables, figures, studies, localization, speech, compare)
+FAMILIES = (tables, figures, studies, warmup, localization, speech, compare)
 
 
 def _family(experiment: Experiment) -> int:

@@ -14,11 +14,22 @@ from saliency_grafting.mixing import create_mixer
 from saliency_grafting.models import MODELS
 
 UNDEFINED = {
-    "paper": {"tune", "tuned", "fastpath", "network", "compare", "speech"},
+    "paper": {"tune", "tuned", "fastpath", "network", "compare", "speech", "warmup"},
     "cpu": {"sweep", "speech", "wsol"},
     "cpu-tiny": {"sweep", "speech"},
     "cpu-speech": {"sweep", "wsol"},
-    "cpu-small": {"tune", "tuned", "fastpath", "wallclock", "saliency", "network", "compare", "wsol", "speech"},
+    "cpu-small": {
+        "tune",
+        "tuned",
+        "fastpath",
+        "wallclock",
+        "saliency",
+        "network",
+        "compare",
+        "wsol",
+        "speech",
+        "warmup",
+    },
 }
 
 
