@@ -327,6 +327,8 @@ class TrainConfig:
             if not accepts(value):
                 hint = suggest(value, CHOICES[f.name]) if f.name in CHOICES and isinstance(value, str) else ""
                 raise ConfigError(f.name, f"{flag(f.name)} must be {expected}, got {value!r}{hint}")
+            if is_real(value) and type(value) not in (int, float):  # numpy scalars: plain numbers for YAML
+                setattr(self, f.name, int(value) if is_int(value) else float(value))
         if self.warmup_epochs > self.epochs:
             raise ConfigError(
                 "warmup_epochs", f"--warmup-epochs must be <= --epochs, got {self.warmup_epochs} > {self.epochs}"

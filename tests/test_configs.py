@@ -128,3 +128,16 @@ def test_valid_values_pass() -> None:
     ]
     for values in valid:
         TrainConfig.from_dict(values)
+
+
+def test_numpy_numbers_are_accepted_as_plain_numbers_that_yaml_saves(tmp_path: Path) -> None:
+    np = pytest.importorskip("numpy")
+    from saliency_grafting.config import save_yaml
+
+    config = TrainConfig.from_dict({"epochs": np.int64(3), "lr": np.float32(0.25), "seed": np.uint8(7)})
+    assert (type(config.epochs), type(config.lr), type(config.seed)) == (int, float, int)
+    assert (config.epochs, config.lr, config.seed) == (3, 0.25, 7)
+    save_yaml(config.to_dict(), tmp_path / "config.yaml")
+    assert load_yaml(tmp_path / "config.yaml")["epochs"] == 3
+    with pytest.raises(ConfigError, match="--epochs must be an integer >= 1"):
+        TrainConfig.from_dict({"epochs": np.float64(3.0)})
