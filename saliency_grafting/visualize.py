@@ -115,7 +115,7 @@ def mixing_panel(
         needs = mixer.saliency_kind in (SaliencyKind.FORWARD, SaliencyKind.INPUT_GRADIENT)
         sal = saliency[: 2 * count] if needs and saliency is not None else None
         params = mixer.sample_params(batch, batch_labels, sal, generator=torch.Generator().manual_seed(seed), perm=perm)
-        mixed, _ = mixer.apply(batch, batch_labels, params)
+        mixed, _ = mixer.preview(batch, batch_labels, params, mean=mean, std=std, seed=seed)
         lam = params.lam[:count].tolist()
         rows.append((name, [_to_pil(x, mean, std, scale) for x in mixed[:count]], [f"lam={v:.2f}" for v in lam]))
     canvas = Image.new("RGB", (name_w + count * (cell_w + 6), len(rows) * (cell_h + label_h)), "white")

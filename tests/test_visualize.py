@@ -64,3 +64,22 @@ def test_panel_batch_draws_across_classes_from_resident_and_streamed_data(tmp_pa
     mixers = {"cutmix": create_mixer("cutmix", data.num_classes), "mixup": create_mixer("mixup", data.num_classes)}
     path = mixing_panel(mixers, images, labels, data.classes, data.mean, data.std, tmp_path / "p.png")
     assert Image.open(path).size[0] > 3 * 12
+
+
+def test_a_panel_row_shows_each_mixers_work_augmix_its_views() -> None:
+    from tests.conftest import NUM_CLASSES, make_batch
+
+    images, labels, _ = make_batch(4, 32)
+    images = images.clamp(-1.5, 1.5)
+    mean, std = torch.full((3,), 0.5), torch.full((3,), 0.25)
+    augmix = create_mixer("augmix", NUM_CLASSES)
+    params = augmix.sample_params(images, labels, generator=torch.Generator().manual_seed(0))
+    view, soft = augmix.preview(images, labels, params, mean=mean, std=std, seed=3)
+    assert view.shape == images.shape and not torch.allclose(view, images, atol=0.05)  # not the unchanged images
+    assert torch.equal(view, augmix.preview(images, labels, params, mean=mean, std=std, seed=3)[0])
+    assert torch.equal(soft.argmax(1), labels) and torch.allclose(soft.max(1).values, torch.ones(4))
+    mixup = create_mixer("mixup", NUM_CLASSES)
+    params = mixup.sample_params(images, labels, generator=torch.Generator().manual_seed(0))
+    shown = mixup.preview(images, labels, params, mean=mean, std=std)
+    applied = mixup.apply(images, labels, params)
+    assert all(torch.equal(a, b) for a, b in zip(shown, applied, strict=True))

@@ -70,6 +70,13 @@ class AugMix(Mixer):
     def bind_data(self, mean: Tensor, std: Tensor) -> None:
         self.mean, self.std = mean, std  # the views are made on pixels: denormalise, augment, renormalise
 
+    def preview(
+        self, images: Tensor, labels: Tensor, params: MixParams, *, mean: Tensor, std: Tensor, seed: int = 0
+    ) -> tuple[Tensor, Tensor]:
+        """The first AugMix view of each image, with its own label: what the JSD loss compares."""
+        view = self.views(images, mean, std, torch.Generator().manual_seed(seed), count=1)[0]
+        return view, self.soft_labels(labels, params)
+
     def mixed_loss(self, step: StepView, prepared: Any) -> tuple[Tensor, int]:
         """``jsd_weight * JS(clean, view 1, view 2)``; the step adds the clean cross-entropy."""
         if step.clean_logits is None:

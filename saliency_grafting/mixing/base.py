@@ -130,6 +130,13 @@ class Mixer(metaclass=C.KeywordOnly):
         C.check_params(params, images, self, self.params_type, binary=self.binary_mask, validate=self.validate)
         return self._mix_images(images, params), self.soft_labels(labels, params)
 
+    def preview(
+        self, images: Tensor, labels: Tensor, params: MixParams, *, mean: Tensor, std: Tensor, seed: int = 0
+    ) -> tuple[Tensor, Tensor]:
+        """What a picture of the mixer shows for drawn ``params``: the mixed batch and its soft labels (a mixer whose
+        work is not the mixed batch shows that work instead). ``mean``/``std``: the images' normalisation."""
+        return self.apply(images, labels, params)
+
     def forward(
         self, model: Callable[[Tensor], Tensor], images: Tensor, labels: Tensor, params: MixParams
     ) -> tuple[Tensor, Tensor]:
