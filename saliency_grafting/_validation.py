@@ -52,10 +52,14 @@ def range_text(low: float | None, high: float | None, low_open: bool = False, hi
     """``">= 1 and < 3"``: the range as the error messages state it."""
     parts = []
     if low is not None:
-        parts.append(f"{'>' if low_open else '>='} {low:g}")
+        parts.append(f"{'>' if low_open else '>='} {_bound(low)}")
     if high is not None:
-        parts.append(f"{'<' if high_open else '<='} {high:g}")
+        parts.append(f"{'<' if high_open else '<='} {_bound(high)}")
     return " and ".join(parts)
+
+
+def _bound(value: float) -> str:
+    return str(value) if is_int(value) else f"{value:g}"  # ints in full (2**32, not 4.29497e+09)
 
 
 def check_int(

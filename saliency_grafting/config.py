@@ -45,6 +45,17 @@ def _real(value: Any) -> bool:
     return is_real(value) and math.isfinite(value)
 
 
+def _plain(value: Any) -> Any:
+    """``value`` with numpy (or other non-builtin) numbers, also inside a list, as ``int`` / ``float``; the same
+    object when there are none."""
+    if isinstance(value, list):
+        items = [_plain(v) for v in value]
+        return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
+    if is_real(value) and type(value) not in (int, float):
+        return int(value) if is_int(value) else float(value)
+    return value
+
+
 def _kwargs(value: Any) -> bool:
     return isinstance(value, dict) and all(isinstance(k, str) and k.isidentifier() for k in value)
 
@@ -327,8 +338,8 @@ class TrainConfig:
             if not accepts(value):
                 hint = suggest(value, CHOICES[f.name]) if f.name in CHOICES and isinstance(value, str) else ""
                 raise ConfigError(f.name, f"{flag(f.name)} must be {expected}, got {value!r}{hint}")
-            if is_real(value) and type(value) not in (int, float):  # numpy scalars: plain numbers for YAML
-                setattr(self, f.name, int(value) if is_int(value) else float(value))
+            if (plain := _plain(value)) is not value:  # numpy scalars, also in lists: plain numbers for YAML
+                setattr(self, f.name, plain)
         if self.warmup_epochs > self.epochs:
             raise ConfigError(
                 "warmup_epochs", f"--warmup-epochs must be <= --epochs, got {self.warmup_epochs} > {self.epochs}"

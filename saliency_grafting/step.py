@@ -138,7 +138,7 @@ class MixStep:
             raise TypeError(f"mixer must be a saliency_grafting Mixer, got {type(mixer).__name__}")
         if objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
-        check_int(mix_times, "mix_times", low=1)
+        mix_times = check_int(mix_times, "mix_times", low=1)
         if mix_reduction not in ("sum", "mean"):
             raise ValueError(f"mix_reduction must be 'sum' or 'mean', got {mix_reduction!r}")
         self.model, self.mixer = model, mixer

@@ -26,7 +26,7 @@ def sample_pairs(labels: Tensor, count: int, *, seed: int = 0) -> tuple[Tensor, 
     Source classes go round a random order of the classes present (distinct while ``count`` allows); each
     destination is a random image of another class (of the same class only when there is one class).
     """
-    check_int(count, "count", low=1)
+    count = check_int(count, "count", low=1)
     labels = torch.as_tensor(labels).flatten().cpu()
     if labels.numel() == 0:
         raise ValueError("labels must not be empty")

@@ -134,9 +134,11 @@ def test_numpy_numbers_are_accepted_as_plain_numbers_that_yaml_saves(tmp_path: P
     np = pytest.importorskip("numpy")
     from saliency_grafting.config import save_yaml
 
-    config = TrainConfig.from_dict({"epochs": np.int64(3), "lr": np.float32(0.25), "seed": np.uint8(7)})
+    values = {"epochs": np.int64(3), "lr": np.float32(0.25), "seed": np.uint8(7), "milestones": [np.float64(0.5), 0.75]}
+    config = TrainConfig.from_dict(values)
     assert (type(config.epochs), type(config.lr), type(config.seed)) == (int, float, int)
     assert (config.epochs, config.lr, config.seed) == (3, 0.25, 7)
+    assert config.milestones == [0.5, 0.75] and all(type(m) is float for m in config.milestones)
     save_yaml(config.to_dict(), tmp_path / "config.yaml")
     assert load_yaml(tmp_path / "config.yaml")["epochs"] == 3
     with pytest.raises(ConfigError, match="--epochs must be an integer >= 1"):

@@ -105,6 +105,25 @@ def paired_rows(a: str, b: str) -> Parts:
     return parts
 
 
+def against_protocol(protocol: str) -> Parts:
+    """SG under the paper protocol against every method's cell under ``protocol`` (e.g. the one-pass methods at the
+    two-pass methods' sample passes), paired by seed."""
+
+    def parts(cells: Cells) -> list[str]:
+        columns = _columns(cells)
+        paper = next((c for c in columns if c.endswith("· paper")), None)
+        other = next((c for c in columns if c.endswith(f"· {protocol}")), None)
+        if paper is None or other is None or not cells.get((SG, paper), {}).get("top1_error"):
+            return []
+        return [
+            f"SG at {paper} {versus(cells, (SG, paper), (row, other), f'{row} at {other}')}"
+            for row in _rows(cells)
+            if cells.get((row, other), {}).get("top1_error")
+        ]
+
+    return parts
+
+
 def against(row: str) -> Check:
     """In each column where ``row`` has finished runs: ``row`` against every other row with finished runs."""
 

@@ -22,7 +22,7 @@ from saliency_grafting._validation import check_int
 from saliency_grafting.config import ConfigError
 from saliency_grafting.experiments import claims
 from saliency_grafting.experiments.core import Cell, Experiment, register
-from saliency_grafting.experiments.overfit import protocol_config, row_label
+from saliency_grafting.experiments.overfit import passes_text, protocol_config, row_label
 from saliency_grafting.experiments.scales import PROTOCOLS, Scale
 from saliency_grafting.experiments.scales.base import CPU_TRAINING
 from saliency_grafting.experiments.tuning import GRID, TUNED_SEED_OFFSET, select_tuned
@@ -80,10 +80,11 @@ class Comparison:
             if value is None and name == "val_per_class":
                 continue
             error = partial(ConfigError, name)
-            check_int(value, name, low=1, error=error, type_error=error)
+            object.__setattr__(self, name, check_int(value, name, low=1, error=error, type_error=error))
         if self.epochs is not None:
             error = partial(ConfigError, "epochs")
-            check_int(self.epochs, "epochs", low=1, why="or None", error=error, type_error=error)
+            epochs = check_int(self.epochs, "epochs", low=1, why="or None", error=error, type_error=error)
+            object.__setattr__(self, "epochs", epochs)
 
     @property
     def methods(self) -> list[str]:
@@ -96,13 +97,15 @@ class Comparison:
 
 
 def _check_recipe(mixer: str) -> None:
-    """A ``ConfigError`` unless ``mixer`` is a method of ``MIXER_METHODS`` or a random choice that builds."""
-    valid = f"valid: {', '.join(MIXER_METHODS)}, or a random choice per batch such as 'mixup:0.2|cutmix:0.8'"
+    """A ``ConfigError`` unless ``mixer`` is a method of ``MIXER_METHODS`` or a random choice among them that builds."""
+    valid = f"valid: {', '.join(MIXER_METHODS)}, or a random choice of them per batch such as 'mixup:0.2|cutmix:0.8'"
     if not isinstance(mixer, str) or "|" not in mixer:
         raise ConfigError("mixers", f"mixers: {mixer!r} cannot be compared; {valid}")
+    if unknown := [s for s in (p.partition(":")[0] for p in mixer.split("|")) if s not in MIXER_METHODS]:
+        raise ConfigError("mixers", f"mixers: {mixer!r} chooses {unknown[0]!r}, which cannot be compared; {valid}")
     try:
         create_mixer(mixer, 2)
-    except (TypeError, ValueError) as err:
+    except (TypeError, ValueError, ImportError) as err:
         raise ConfigError("mixers", f"mixers: {mixer!r} is not a random choice of mixers ({err}); {valid}") from None
 
 
@@ -192,7 +195,8 @@ def recommend(table: Mapping[str, Mapping[str, Any]]) -> str:
     cheapest = min([best, *tied], key=lambda label: (finished[label]["passes"], label))
     return (
         f"The data cannot tell {best} ({mean:.2f} %) apart from {', '.join(tied)} (within 2 standard errors); "
-        f"the cheapest of them is {cheapest} ({finished[cheapest]['passes']} sample passes per run, in epochs)."
+        f"the cheapest of them is {cheapest} ({passes_text(finished[cheapest]['passes'])} sample passes per run, in "
+        "epochs)."
     )
 
 

@@ -19,7 +19,7 @@ import torch
 from saliency_grafting.config import TrainConfig
 from saliency_grafting.experiments.claims import fmt, mean_se
 from saliency_grafting.experiments.compare import Comparison, comparison_scale, difference, recommend
-from saliency_grafting.experiments.overfit import epoch_passes, passes_per_step
+from saliency_grafting.experiments.overfit import epoch_passes, passes_per_step, passes_text
 from saliency_grafting.experiments.runner import data_cache_key, plan, record_path, run_experiment
 from saliency_grafting.experiments.scales import Scale
 from saliency_grafting.experiments.tuning import GRID, select_tuned
@@ -216,8 +216,8 @@ def render_comparison(
         versus = "—" if label == best or best is None else _versus(table[best], row)
         wall = f"{statistics.fmean(row['walls']) / 60:.1f}" if row["walls"] else "—"
         lines.append(
-            f"| {label} | {fmt(row['errors'])} | {versus} | {passes_per_step(row['config'])} | "
-            f"{row['passes']} | {wall} |"
+            f"| {label} | {fmt(row['errors'])} | {versus} | {passes_text(passes_per_step(row['config']))} | "
+            f"{passes_text(row['passes'])} | {wall} |"
         )
     lines += ["", _selection_text(chosen, comparison), ""]
     if plot and any(row["errors"] for row in table.values()):

@@ -25,6 +25,7 @@ __all__ = [
     "ReportContext",
     "Section",
     "cells_for",
+    "get_experiment",
     "register",
 ]
 
@@ -134,9 +135,14 @@ def cells_for(name: str, scale: str | Scale, *, records: Path | None = None) -> 
     An experiment that is not defined for the scale's family has no cells.
     """
     scale = get_scale(scale)
+    builder = get_experiment(name).cells.get(scale.family)
+    return [] if builder is None else builder(scale, records)
+
+
+def get_experiment(name: str) -> Experiment:
+    """The registered experiment ``name`` (the suite registers every experiment on the first lookup)."""
     if name not in EXPERIMENTS:
-        import saliency_grafting.experiments.suite  # noqa: F401  (registers every experiment on first lookup)
+        import saliency_grafting.experiments.suite  # noqa: F401
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; valid names: {', '.join(EXPERIMENTS)}")
-    builder = EXPERIMENTS[name].cells.get(scale.family)
-    return [] if builder is None else builder(scale, records)
+    return EXPERIMENTS[name]

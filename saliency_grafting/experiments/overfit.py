@@ -26,6 +26,7 @@ __all__ = [
     "epoch_passes",
     "grid",
     "passes_per_step",
+    "passes_text",
     "protocol_config",
     "row_label",
     "sized",
@@ -61,13 +62,18 @@ def passes_per_step(config: dict[str, Any]) -> float:
         weights = [float(weight) if weight else 1.0 for _, _, weight in parts]
         passes = [passes_per_step({**config, "mixer": stage}) for stage, _, _ in parts]
         expected = sum(w * p for w, p in zip(weights, passes, strict=True)) / sum(weights)
-        return int(expected) if float(expected).is_integer() else round(expected, 2)
+        return int(expected) if float(expected).is_integer() else expected
     objective = config.get("objective", "auto")
     own_clean = {"saliency_grafting", "augmix"} & set(mixer.split("+"))  # their papers learn from the clean batch too
     clean = objective == "clean+mixed" or (objective == "auto" and bool(own_clean))
     mixed = 2 if mixer == "augmix" else config.get("mix_times", 1)  # AugMix's two augmented views
     gradient = 1 if "puzzlemix" in mixer else 0  # PuzzleMix's input-gradient forward + backward
     return int(clean) + mixed + gradient
+
+
+def passes_text(passes: float) -> str:
+    """A pass count as a report prints it: whole counts as integers, a recipe's expected count to two decimals."""
+    return str(int(passes)) if float(passes).is_integer() else f"{passes:.2f}"
 
 
 def epoch_passes(config: dict[str, Any]) -> float:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from saliency_grafting.experiments.claims import mean_se
-from saliency_grafting.experiments.core import EXPERIMENTS, Cells, Experiment, ReportContext, cells_for
+from saliency_grafting.experiments.core import Cells, Experiment, ReportContext, cells_for, get_experiment
 from saliency_grafting.experiments.reference import REFERENCE_KEY, TRAIN_KEY
 from saliency_grafting.experiments.runner import OCCLUSION_FRACTIONS, DataDirs, plan, record_path
 from saliency_grafting.experiments.scales import Scale, get_scale
@@ -60,7 +60,7 @@ def render(
     name: str, scale: str | Scale, seeds: int, out: Path, plot_dir: Path | None = None, data_dir: DataDirs = None
 ) -> str:
     """A markdown section for experiment ``name``: its table (and plot), runs finished, wall time."""
-    experiment = EXPERIMENTS[name]
+    experiment = get_experiment(name)
     scale = get_scale(scale)
     if not cells_for(name, scale, records=out):
         return f"### {experiment.title}\n\nNot defined at the {scale.name} scale.\n"
@@ -120,7 +120,7 @@ def check_claim(name: str, cells: Cells) -> str:
     """A factual, automatic reading of the claim from the mean errors (the verdict in prose is the report's)."""
     if not any(v.get("top1_error") for v in cells.values()):
         return "no finished runs yet."
-    return EXPERIMENTS[name].check(cells)
+    return get_experiment(name).check(cells)
 
 
 def _plot(experiment: Experiment, cells: Cells, rows: list[str], columns: list[str], path: Path) -> Path:

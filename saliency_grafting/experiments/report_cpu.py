@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from saliency_grafting.experiments.core import cells_for
-from saliency_grafting.experiments.overfit import epoch_passes, passes_per_step
+from saliency_grafting.experiments.overfit import epoch_passes, passes_per_step, passes_text
 from saliency_grafting.experiments.runner import plan, record_path
 from saliency_grafting.experiments.scales import PROTOCOLS, Scale
 
@@ -73,7 +73,8 @@ def compute_table(name: str, scale: Scale, cells: dict[Any, Any], records: Path 
         config = cell.config
         lines.append(
             f"| {cell.row} | {cell.column or '—'} | {_mean(train)} | {_mean(test)} | {gap} | "
-            f"{passes_per_step(config)} | {config['epochs']} | {epoch_passes(config)} | {wall} |"
+            f"{passes_text(passes_per_step(config))} | {config['epochs']} | {passes_text(epoch_passes(config))} | "
+            f"{wall} |"
         )
     return [*dict.fromkeys(lines)]  # a cell listed twice (the same config) once
 

@@ -51,7 +51,7 @@ def _method_table(
             claim=claim,
             kind="table",
             metrics=_TOP5,
-            check=claims.sg_rank(),
+            check=claims.sg_rank(*([claims.against_protocol("same compute")] if same_compute else [])),
             cells={
                 "paper": lambda _, __: methods(labels, paper),
                 "cpu-small": lambda _, __: methods(labels, CPU_SMALL),

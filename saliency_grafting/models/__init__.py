@@ -40,7 +40,7 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
 def create_model(name: str, num_classes: int, *, in_channels: int = 3, **kwargs: Any) -> nn.Module:
     """Build a network by name (see ``MODELS``), or any timm model as ``"timm:<name>"`` (the ``timm`` extra), for
     inputs of ``in_channels`` channels (1 for spectrograms)."""
-    check_int(in_channels, "in_channels", low=1)
+    in_channels = check_int(in_channels, "in_channels", low=1)
     if name.startswith("timm:"):
         try:
             import timm

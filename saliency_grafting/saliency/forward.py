@@ -71,7 +71,7 @@ class ForwardSaliency:
     def __init__(
         self, model: nn.Module, layer: str | FeatureLayer | None = None, *, min_size: int = 4, layout: str = "auto"
     ) -> None:
-        check_int(min_size, "min_size", low=2, why="a 1x1 map has no salient region")
+        min_size = check_int(min_size, "min_size", low=2, why="a 1x1 map has no salient region")
         if layout != "auto" and layout not in LAYOUTS:
             raise ValueError(f"layout must be 'auto' or one of {', '.join(LAYOUTS)}, got {layout!r}")
         if layout != "auto" and not isinstance(layer, str):

@@ -150,3 +150,18 @@ def test_per_seed_slopes_are_tested_against_their_spread(lines: list[tuple[float
     assert abs(float(found[4].split(" points")[0]) - 3 * mean) <= 0.005 + 1e-9  # k = 4 against k = 1: 3 units
     later = {("PuzzleMix", "4"): {**cells["PuzzleMix", "4"], "seed": [9, *seeds[1:]]}}  # seeds that do not line up
     assert "per seed" not in slopes({**cells, **later}) and "points per unit" in slopes({**cells, **later})
+
+
+def test_table3_checks_sg_against_the_one_pass_methods_at_equal_compute() -> None:
+    seeds = [0, 1, 2]
+    cells = {
+        ("Vanilla", "50 · paper"): {"top1_error": [64.0, 64.2, 64.4], "seed": seeds},
+        ("Saliency Grafting", "50 · paper"): {"top1_error": [60.0, 60.5, 61.0], "seed": seeds},
+        ("Vanilla", "50 · same compute"): {"top1_error": [63.0, 63.1, 63.2], "seed": seeds},
+        ("Mixup", "50 · same compute"): {"top1_error": [59.0, 59.4, 59.8], "seed": seeds},
+    }
+    text = check_claim("table3", cells)
+    assert "SG ranks 1 of 2 at 50 · paper" in text
+    assert "SG at 50 · paper -2.60 points vs Vanilla at 50 · same compute (lower" in text
+    assert "SG at 50 · paper +1.10 points vs Mixup at 50 · same compute (higher" in text
+    assert "same compute" not in check_claim("table1", cells)  # only Table 3 has the column

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import statistics
 from pathlib import Path
@@ -39,9 +40,16 @@ def test_a_comparison_on_the_cifar10_archive_is_the_cpu_scales_tune_and_tuned() 
 def test_comparison_arguments_are_checked_by_name() -> None:
     with pytest.raises(ValueError, match="mixers: 'augmix' cannot be compared"):
         Comparison(dataset="synthetic", mixers=("augmix",), per_class=5)
-    for recipe in ("mixup|nope", "mixup:x|cutmix", "mixup:-1|cutmix"):
+    for recipe in ("mixup:x|cutmix", "mixup:-1|cutmix", "mixup:0|cutmix:0"):
         with pytest.raises(ValueError, match=rf"mixers: {re.escape(repr(recipe))} is not a random choice of mixers"):
             Comparison(dataset="synthetic", mixers=("none", recipe), per_class=5)
+    for recipe, stage in (("mixup|nope", "nope"), ("augmix|mixup", "augmix")):
+        with pytest.raises(ValueError, match=rf"chooses '{stage}', which cannot be compared"):
+            Comparison(dataset="synthetic", mixers=("none", recipe), per_class=5)
+    with pytest.raises(ValueError, match="recipes must be random choices of mixers"):
+        dataclasses.replace(SCALES["cpu"], name="x", recipes=("mixup",))
+    np = pytest.importorskip("numpy")
+    assert type(Comparison(dataset="synthetic", mixers=("mixup",), per_class=np.int64(5)).per_class) is int
     with pytest.raises(ValueError, match="the paper protocol is the one tuned"):
         Comparison(dataset="synthetic", mixers=("mixup",), per_class=5, protocols=("same compute",))
     with pytest.raises(ValueError, match="per_class must be an int >= 1, got 0"):
@@ -71,12 +79,15 @@ def test_a_recipe_is_one_more_method_compared_as_given() -> None:
 
 
 def test_a_recipes_passes_are_its_choices_weighted_by_probability() -> None:
-    from saliency_grafting.experiments.overfit import passes_per_step
+    from saliency_grafting.experiments.overfit import passes_per_step, passes_text
 
     assert passes_per_step({"mixer": "mixup:0.2|cutmix:0.8"}) == 1
     assert passes_per_step({"mixer": "saliency_grafting:0.25|cutmix:0.75"}) == 1.25  # SG learns from the clean too
     assert passes_per_step({"mixer": "saliency_grafting|puzzlemix"}) == 2
     assert passes_per_step({"mixer": "mixup|cutmix", "objective": "clean+mixed"}) == 2
+    thirds = passes_per_step({"mixer": "mixup|cutmix|saliency_grafting"})
+    assert thirds == pytest.approx(4 / 3) and round(200 * 2 / thirds) == 300  # exact: rounding only when printed
+    assert passes_text(thirds) == "1.33" and passes_text(2) == "2" and passes_text(21.900000000000002) == "21.90"
 
 
 def _row(errors: list[float], seeds: list[int] | None = None, passes: int = 100) -> dict:

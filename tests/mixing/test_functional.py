@@ -103,6 +103,18 @@ def test_select_images_is_bit_identical_to_lerp_on_finite_input(dtype: torch.dty
     assert torch.equal(_bits(MF.select_images(grad, perm, mask).detach()), _bits(selected))
 
 
+def test_select_images_takes_strided_and_expanded_input_and_leaves_it_unchanged() -> None:
+    g = seeded(5)
+    base = torch.randn(6, 3, 20, 24, generator=g)
+    perm = torch.randperm(6, generator=g)
+    mask = torch.rand(6, 1, 10, 12, generator=g) < 0.5
+    for images in (base[:, :, ::2, ::2], base[:1, :, :10, :12].expand(6, -1, -1, -1)):
+        before = images.clone()
+        out = MF.select_images(images, perm, mask)
+        reference = torch.where(mask, images.contiguous(), images.contiguous()[perm])
+        assert torch.equal(_bits(out), _bits(reference)) and torch.equal(images, before)
+
+
 def test_select_images_never_leaks_a_non_finite_pixel_where_lerp_does() -> None:
     images = torch.randn(4, 3, 8, 8, generator=seeded())
     images[2] = float("inf")

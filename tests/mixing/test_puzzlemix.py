@@ -250,3 +250,14 @@ def test_transport_grid_is_the_official_one_where_4_px_blocks_exist_and_coarse_a
     assert [transport_grid(28, n, 4) for n in (2, 4, 7, 14)] == [4, 4, 7, 14]
     _, _, _, params = sample(sg.PuzzleMix(num_classes=NUM_CLASSES, block_nums=(4,), workers=1), size=28)
     assert params.plan_source is not None and params.plan_source.shape[-1] == 16
+
+
+def test_transport_grid_names_a_bad_argument() -> None:
+    from saliency_grafting.mixing.puzzlemix import transport_grid
+
+    with pytest.raises(ValueError, match="transport_grid: n must be a divisor of side 30, got 4"):
+        transport_grid(30, 4, 4)
+    with pytest.raises(ValueError, match="transport_grid: size must be a finite number > 0, got 0"):
+        transport_grid(32, 4, 0)
+    with pytest.raises(TypeError, match="transport_grid: n must be an int >= 1 and <= 32"):
+        transport_grid(32, 4.0, 4)  # type: ignore[arg-type]

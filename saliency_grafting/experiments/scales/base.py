@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from saliency_grafting.mixing import create_mixer
+
 __all__ = ["CPU_TRAINING", "FAMILIES", "PROTOCOLS", "SCALES", "Scale", "get_scale", "register_scale"]
 
 FAMILIES = ("paper", "cpu", "cpu-small")
@@ -68,6 +70,16 @@ class Scale:
                 )
             if unknown := set(self.protocols) - set(PROTOCOLS):
                 raise ValueError(f"scale {self.name!r}: protocols must be among {PROTOCOLS}, got {sorted(unknown)}")
+        for recipe in self.recipes:
+            try:
+                if not isinstance(recipe, str) or "|" not in recipe:
+                    raise ValueError("not a choice 'a|b'")
+                create_mixer(recipe, 2)
+            except (TypeError, ValueError, ImportError) as err:
+                raise ValueError(
+                    f"scale {self.name!r}: recipes must be random choices of mixers such as 'mixup:0.2|cutmix:0.8', "
+                    f"got {recipe!r} ({err})"
+                ) from None
 
     def epochs(self, per_class: int, longer: bool = True) -> int:
         """Epochs that make the scale's step budget at ``per_class`` images per class (drop-last batches)."""
