@@ -82,7 +82,11 @@ def _check(cells: Cells) -> str:
         rival = next(cell for cell in order if cell != sg) if len(order) > 1 else None
         versus = "" if rival is None else f", {claims.versus(cells, sg, rival, rival[0], key)}"
         parts.append(f"{label} MaxBoxAccV2: SG ranks {order.index(sg) + 1} of {len(order)} ({means[sg]:.2f} %){versus}")
-    return "; ".join(parts) + "." if parts else "no localization measured yet (sgraft reproduce wsol adds it)."
+    if parts:
+        return "; ".join(parts) + "."
+    if any(key.startswith("loc_") and values for v in cells.values() for key, values in v.items()):
+        return "SG's networks have no localization measured yet (sgraft reproduce wsol adds it)."
+    return "no localization measured yet (sgraft reproduce wsol adds it)."
 
 
 register(
