@@ -6,8 +6,8 @@
    runs).
 2. SG's own warm-up, tried longer at the main size: 10 and 20 % of the epochs beside the default 5 %, on the
    validation split as in ``tune`` (the 5 % cell is ``tune``'s SG default). When one beats the default there (mean
-   over the seeds all three have finished), it runs on the fresh seeds of ``tuned`` beside SG's default, whose runs
-   are ``tuned``'s.
+   over seeds 0-2, once all three have finished them), it runs on the fresh seeds of ``tuned`` beside SG's default,
+   whose runs are ``tuned``'s.
 
     sgraft reproduce warmup --scale cpu --seeds 3 --data-dir DATA --out OUT
 """
@@ -48,8 +48,8 @@ def _validation_cells(scale: Scale) -> list[Cell]:
 
 
 def longer_warmup(scale: Scale, records: Path | None) -> float | None:
-    """The longer warm-up fraction whose mean validation error beats the default's over the seeds (of the first
-    ``TUNE_SEEDS``) that all three have finished; ``None`` when none does or nothing has finished."""
+    """The longer warm-up fraction whose mean validation error over seeds 0 .. ``TUNE_SEEDS`` - 1 beats the default's;
+    ``None`` when none does or until all three have finished those seeds (a choice read from fewer could change)."""
     from saliency_grafting.experiments.runner import record_path, resolve
 
     if records is None:
@@ -62,10 +62,9 @@ def longer_warmup(scale: Scale, records: Path | None) -> float | None:
             if path.exists():
                 found[seed] = json.loads(path.read_text())["summary"]["final_top1_error"]
         errors.append(found)
-    common = sorted(set.intersection(*(set(e) for e in errors)))
-    if not common:
+    if any(len(found) < TUNE_SEEDS for found in errors):
         return None
-    means = [statistics.fmean(e[s] for s in common) for e in errors]
+    means = [statistics.fmean(found.values()) for found in errors]
     best = min(range(len(means)), key=means.__getitem__)  # the first minimum: the default wins ties
     return None if best == 0 else LONGER[best - 1]
 

@@ -56,7 +56,10 @@ def test_a_longer_warmup_runs_on_fresh_seeds_only_when_it_wins_on_validation(
     for seed in range(2):
         for cell, error in zip(validation, errors, strict=True):
             _write(tmp_path, cell, seed, error + seed)
-    _write(tmp_path, validation[1], 2, 0.0)  # a seed the others lack does not count
+    _write(tmp_path, validation[1], 2, 0.0)
+    assert longer_warmup(scale, tmp_path) is None  # not before every cell has finished seeds 0-2
+    for cell, error in zip(validation, errors, strict=True):
+        _write(tmp_path, cell, 2, error + 2)
     assert longer_warmup(scale, tmp_path) == chosen
     fresh = {(c.row, c.column): s for c, s, _ in plan("warmup", "cpu", 1, "/data", records=tmp_path) if s >= 3}
     if chosen is None:
