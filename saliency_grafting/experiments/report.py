@@ -35,6 +35,8 @@ def aggregate(
         values["top1_error"].append(summary["final_top1_error"])
         values["top5_error"].append(summary["final_top5_error"])
         values["wall_seconds"].append(record["wall_seconds"])
+        if "evaluated" in record.get("data", {}):
+            values["evaluated"].append(record["data"]["evaluated"])
         if summary.get("train_seconds") is not None:
             values["train_seconds"].append(summary["train_seconds"])
         for fraction in OCCLUSION_FRACTIONS:

@@ -12,6 +12,7 @@ from saliency_grafting.experiments.runner import OCCLUSION_FRACTIONS
 from saliency_grafting.experiments.scales import Scale
 
 __all__ = [
+    "binomial_se",
     "compute",
     "cpu_report",
     "error_by_size",
@@ -96,6 +97,27 @@ def protocol_verdicts(ctx: ReportContext) -> list[str]:
     if not typed:
         return []
     return [f"Verdict by protocol: {report_cpu.protocol_verdicts(ctx.cells, typed)}", ""]
+
+
+def binomial_se(ctx: ReportContext) -> list[str]:
+    """Per column, the binomial standard error of one run's test error, sqrt(p (1 - p) / n) at the column's mean
+    error p over its n test examples: the noise a single run carries on a small test set, beside the spread over
+    seeds in the table."""
+    parts = []
+    for column in ctx.columns:
+        errors = [e for row in ctx.rows for e in ctx.cells.get((row, column), {}).get("top1_error", [])]
+        counts = {n for row in ctx.rows for n in ctx.cells.get((row, column), {}).get("evaluated", [])}
+        if errors and len(counts) == 1:
+            n = counts.pop()
+            p = sum(errors) / len(errors) / 100
+            parts.append(f"{column or 'all'}: ±{100 * math.sqrt(p * (1 - p) / n):.2f} (n = {n}, p = {100 * p:.1f} %)")
+    if not parts:
+        return []
+    return [
+        "Binomial standard error of one run's test error, at each column's mean error over its n test examples "
+        f"(a single run's noise, to set beside the spread over seeds above): {'; '.join(parts)}.",
+        "",
+    ]
 
 
 def tuned_selection(ctx: ReportContext) -> list[str]:

@@ -44,7 +44,7 @@ register(
         kind="table",
         check=claims.sg_rank(),
         cells={"cpu": lambda scale, _: _speech(scale)},
-        extras=sections.cpu_report(sections.protocol_verdicts),
+        extras=sections.cpu_report(sections.binomial_se, sections.protocol_verdicts),
         min_seeds={"cpu": 5},
     )
 )
