@@ -6,6 +6,7 @@ import json
 import math
 import statistics
 from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,17 +30,21 @@ def _rank(cells: dict[Any, Any], column: str) -> tuple[int, int] | None:
     return sorted(means, key=means.__getitem__).index(SG) + 1, len(means)
 
 
-def protocol_verdicts(cells: dict[Any, Any], columns: dict[str, tuple[int, str]]) -> str:
+def protocol_verdicts(
+    cells: dict[Any, Any], columns: dict[str, tuple[int, str]], variants: Mapping[str, str] | None = None
+) -> str:
     """Per data size: the claim holds if SG is best under ``paper``, fairly if also under the two other protocols.
 
     ``columns``: each grid column's (images per class, protocol); "best" is the lowest mean error (the noise is in
-    the claim check).
+    the claim check). ``variants``: column -> the data it differs in from the scale's (e.g. a held-out speaker), so
+    that columns of one size on different data are judged apart.
     """
-    by_size: dict[int, dict[str, str]] = defaultdict(dict)
+    variants = variants or {}
+    by_size: dict[tuple[int, str], dict[str, str]] = defaultdict(dict)
     for column, (size, protocol) in columns.items():
-        by_size[size][protocol] = column
+        by_size[(size, variants.get(column, ""))][protocol] = column
     parts = []
-    for size, where_run in by_size.items():
+    for (size, variant), where_run in by_size.items():
         ranks = {p: r for p in PROTOCOLS if p in where_run and (r := _rank(cells, where_run[p])) is not None}
         if "paper" not in ranks:
             continue
@@ -53,7 +58,8 @@ def protocol_verdicts(cells: dict[Any, Any], columns: dict[str, tuple[int, str]]
             verdict = "holds fairly"
         else:
             verdict = "holds under the paper protocol only"
-        parts.append(f"{size} per class: {verdict} (SG ranks {where})")
+        label = f"{size} per class" + (f", {variant}" if variant else "")
+        parts.append(f"{label}: {verdict} (SG ranks {where})")
     return "; ".join(parts) + "." if parts else "no finished SG runs yet."
 
 

@@ -96,7 +96,13 @@ def protocol_verdicts(ctx: ReportContext) -> list[str]:
     }
     if not typed:
         return []
-    return [f"Verdict by protocol: {report_cpu.protocol_verdicts(ctx.cells, typed)}", ""]
+    default = ctx.scale.dataset_args
+    variants = {}
+    for (_, column), cell in ctx.layout.items():
+        changed = {k: v for k, v in cell.config.get("dataset_args", {}).items() if default.get(k) != v}
+        if changed:
+            variants[column] = ", ".join(f"{k} {v}" for k, v in sorted(changed.items()))
+    return [f"Verdict by protocol: {report_cpu.protocol_verdicts(ctx.cells, typed, variants)}", ""]
 
 
 def binomial_se(ctx: ReportContext) -> list[str]:

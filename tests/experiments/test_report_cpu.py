@@ -194,3 +194,14 @@ def test_every_cpu_experiment_renders_with_partial_records(tmp_path: Path, name:
     _fill(tmp_path, name, 2, lambda row, column, seed: None if seed else 40.0 + len(row) % 7)
     text = render(name, "cpu", 2, tmp_path, plot_dir=tmp_path)
     assert text.startswith("### ") and "Per cell, overfitting and compute" in text
+
+
+def test_verdicts_judge_columns_of_one_size_on_other_data_apart() -> None:
+    """A held-out-speaker column shares the main column's size and protocol, but not its data."""
+    cells, typed = _table({"15 · paper": [SG, "Mixup"]})
+    cells[("Mixup", "held out")] = {"top1_error": [20.0]}
+    cells[(SG, "held out")] = {"top1_error": [25.0]}
+    typed["held out"] = (15, "paper")
+    verdicts = protocol_verdicts(cells, typed, {"held out": "fold 0, split speaker"}).split("; ")
+    assert verdicts[0] == "15 per class: holds (paper protocol only run) (SG ranks paper 1 of 2)"
+    assert verdicts[1] == "15 per class, fold 0, split speaker: does not hold (SG ranks paper 2 of 2)."
