@@ -9,7 +9,7 @@ from typing import Any, TextIO
 
 from saliency_grafting.progress import progress
 
-__all__ = ["EpochLog", "TensorBoardLogger", "epoch_line", "progress", "round_floats"]
+__all__ = ["EmptyMaskWatch", "EpochLog", "TensorBoardLogger", "epoch_line", "progress", "round_floats"]
 
 
 def epoch_line(metrics: dict[str, Any], epochs: int | None = None) -> str:
@@ -85,3 +85,23 @@ class TensorBoardLogger:
             if isinstance(value, (int, float)) and not isinstance(value, bool) and key != "epoch":
                 self.writer.add_scalar(key, value, metrics["epoch"])
         self.writer.flush()
+
+
+class EmptyMaskWatch:
+    """Says when mixed samples keep nothing of their source image, judged over at least ``min_batches`` mixed
+    batches: SG's mixing ratio is drawn once per batch, so on a set of one or two batches an epoch a single small draw
+    empties a whole epoch by chance; a map too coarse empties every batch."""
+
+    def __init__(self, *, min_batches: int = 4, limit: float = 0.9) -> None:
+        self.min_batches, self.limit = min_batches, limit
+        self.empty = self.batches = 0.0
+
+    def update(self, empty_fraction: float, batches: int) -> float | None:
+        """Add an epoch's empty fraction over its mixed ``batches``; the fraction to warn about, else None."""
+        self.empty += empty_fraction * batches
+        self.batches += batches
+        if self.batches < self.min_batches:
+            return None
+        fraction = self.empty / self.batches
+        self.empty = self.batches = 0.0
+        return fraction if fraction > self.limit else None

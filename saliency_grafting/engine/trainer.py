@@ -28,7 +28,7 @@ from saliency_grafting.engine.checkpoint import (
     set_rng_state,
 )
 from saliency_grafting.engine.evaluate import evaluate
-from saliency_grafting.engine.progress import EpochLog, TensorBoardLogger, progress, round_floats
+from saliency_grafting.engine.progress import EmptyMaskWatch, EpochLog, TensorBoardLogger, progress, round_floats
 from saliency_grafting.mixing import Mixer, create_mixer
 from saliency_grafting.models import create_model
 from saliency_grafting.models.regularizers import apply_regularizer
@@ -171,6 +171,7 @@ class Trainer:
         self.coin_generator = torch.Generator().manual_seed(config.seed * 1000 + 999)
         self.start_epoch = 0
         self.history: list[dict[str, Any]] = []
+        self.empty_watch = EmptyMaskWatch()
 
     @classmethod
     def from_config(
@@ -230,10 +231,11 @@ class Trainer:
         self.net.train()
         mixing_epoch = epoch >= self.config.warmup_epochs and self.mixer.mixes
         sums = torch.zeros(3, device=self.device)  # loss * n, clean errors, clean count
-        images_seen = samples_seen = 0
+        images_seen = samples_seen = mixed_batches = 0
         start = time.perf_counter()
         for images, labels in self._progress(self.train_loader, epoch):
             mixing = mixing_epoch and bool(torch.rand((), generator=self.coin_generator) < self.config.mix_prob)
+            mixed_batches += mixing
             self.optimizer.zero_grad(set_to_none=True)
             loss, logits, samples = self.step_batch(images, labels, mixing)
             self.scaler.step(self.optimizer)
@@ -252,9 +254,10 @@ class Trainer:
         if self.world_size > 1 and self.step.stats is not None:
             dist.all_reduce(self.step.stats)  # every rank's mixes, not rank 0's alone
         diagnostics = self.step.read_stats()  # accumulated on the device; read once per epoch
-        if diagnostics.get("mix_empty", 0.0) > 0.9 and self.is_main:
+        empty = self.empty_watch.update(diagnostics.get("mix_empty", 0.0), mixed_batches)
+        if empty is not None and self.is_main:
             print(
-                f"sgraft: warning: {100 * diagnostics['mix_empty']:.0f} % of the mixed samples of epoch {epoch + 1} "
+                f"sgraft: warning: {100 * empty:.0f} % of the mixed samples up to epoch {epoch + 1} "
                 "kept nothing of their source image (an empty mask); for Saliency Grafting the saliency map is "
                 "probably too coarse: choose a layer with a larger map (--saliency-layer) or use larger images",
                 file=sys.stderr,

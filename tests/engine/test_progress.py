@@ -10,7 +10,7 @@ from types import SimpleNamespace
 from hypothesis import given
 from hypothesis import strategies as st
 
-from saliency_grafting.engine.progress import EpochLog, epoch_line, progress, round_floats
+from saliency_grafting.engine.progress import EmptyMaskWatch, EpochLog, epoch_line, progress, round_floats
 
 
 class Terminal(io.StringIO):
@@ -86,3 +86,26 @@ def test_round_floats_stays_close_and_is_idempotent(x: float) -> None:
     assert round_floats(y) == y
     assert abs(y - x) <= max(0.5e-4, 1e-3 * abs(x))  # 4 decimals, or 4 significant digits when smaller
     assert (y == 0) == (x == 0)
+
+
+def test_one_empty_batch_among_few_is_not_a_coarse_map() -> None:
+    watch = EmptyMaskWatch(min_batches=4)
+    assert watch.update(1.0, 1) is None  # one batch of one small mixing ratio: chance
+    assert watch.update(0.0, 1) is None
+    assert watch.update(0.1, 2) is None  # judged over 4 batches: (1 + 0 + 0.2) / 4 = 0.3
+    assert watch.update(1.0, 2) is None and watch.update(1.0, 2) == 1.0  # a window starts after each judgement
+
+
+@given(st.lists(st.tuples(st.floats(0, 1), st.integers(0, 5)), max_size=20))
+def test_the_watch_warns_of_the_window_mean_and_only_above_the_limit(epochs) -> None:
+    watch = EmptyMaskWatch(min_batches=4, limit=0.9)
+    empty = batches = 0.0
+    for fraction, count in epochs:
+        empty, batches = empty + fraction * count, batches + count
+        warned = watch.update(fraction, count)
+        if batches < 4:
+            assert warned is None
+            continue
+        mean = empty / batches
+        assert warned == (mean if mean > 0.9 else None)
+        empty = batches = 0.0
