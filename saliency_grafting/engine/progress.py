@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from saliency_grafting._validation import check_int, check_number
 from saliency_grafting.progress import progress
 
 __all__ = ["EmptyMaskWatch", "EpochLog", "TensorBoardLogger", "epoch_line", "progress", "round_floats"]
@@ -93,15 +94,27 @@ class EmptyMaskWatch:
     empties a whole epoch by chance; a map too coarse empties every batch."""
 
     def __init__(self, *, min_batches: int = 4, limit: float = 0.9) -> None:
-        self.min_batches, self.limit = min_batches, limit
+        self.min_batches = check_int(min_batches, "min_batches", self, low=1)
+        self.limit = check_number(limit, "limit", self, low=0, high=1)
         self.empty = self.batches = 0.0
+        self.first_epoch = 0
 
-    def update(self, empty_fraction: float, batches: int) -> float | None:
-        """Add an epoch's empty fraction over its mixed ``batches``; the fraction to warn about, else None."""
+    def update(self, empty_fraction: float, batches: int, epoch: int) -> str | None:
+        """Add the empty fraction of epoch ``epoch`` (0-based) over its mixed ``batches`` (every rank's draws); the
+        warning once enough batches are in and their mean passes ``limit``, else None."""
+        if self.batches == 0:
+            self.first_epoch = epoch
         self.empty += empty_fraction * batches
         self.batches += batches
         if self.batches < self.min_batches:
             return None
-        fraction = self.empty / self.batches
+        fraction, count = self.empty / self.batches, int(self.batches)
         self.empty = self.batches = 0.0
-        return fraction if fraction > self.limit else None
+        if fraction <= self.limit:
+            return None
+        epochs = f"{self.first_epoch + 1}-{epoch + 1}" if epoch > self.first_epoch else f"{epoch + 1}"
+        return (
+            f"{100 * fraction:.0f} % of the mixed samples of epochs {epochs} ({count} mixed batches) kept nothing of "
+            "their source image (an empty mask); for Saliency Grafting the saliency map is probably too coarse: "
+            "choose a layer with a larger map (--saliency-layer) or use larger images"
+        )

@@ -254,14 +254,10 @@ class Trainer:
         if self.world_size > 1 and self.step.stats is not None:
             dist.all_reduce(self.step.stats)  # every rank's mixes, not rank 0's alone
         diagnostics = self.step.read_stats()  # accumulated on the device; read once per epoch
-        empty = self.empty_watch.update(diagnostics.get("mix_empty", 0.0), mixed_batches)
-        if empty is not None and self.is_main:
-            print(
-                f"sgraft: warning: {100 * empty:.0f} % of the mixed samples up to epoch {epoch + 1} "
-                "kept nothing of their source image (an empty mask); for Saliency Grafting the saliency map is "
-                "probably too coarse: choose a layer with a larger map (--saliency-layer) or use larger images",
-                file=sys.stderr,
-            )
+        # each rank draws its own mixing ratios: the epoch holds world_size draws per mixed batch
+        warning = self.empty_watch.update(diagnostics.get("mix_empty", 0.0), mixed_batches * self.world_size, epoch)
+        if warning is not None and self.is_main:
+            print(f"sgraft: warning: {warning}", file=sys.stderr)
         return {
             "train_loss": loss_sum / max(images_seen, 1),
             "train_top1_error": 100.0 * errors / clean if clean else None,

@@ -6,7 +6,7 @@ import json
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +31,14 @@ def _rank(cells: dict[Any, Any], column: str) -> tuple[int, int] | None:
 
 
 def protocol_verdicts(
-    cells: dict[Any, Any], columns: dict[str, tuple[int, str]], variants: Mapping[str, str] | None = None
+    cells: dict[Any, Any],
+    columns: dict[str, tuple[int, str]],
+    *,
+    variants: Mapping[str, str] | None = None,
+    protocols: Sequence[str] = PROTOCOLS,
 ) -> str:
-    """Per data size: the claim holds if SG is best under ``paper``, fairly if also under the two other protocols.
+    """Per data size: the claim holds if SG is best under ``paper``, fairly if also under the scale's other
+    ``protocols``.
 
     ``columns``: each grid column's (images per class, protocol); "best" is the lowest mean error (the noise is in
     the claim check). ``variants``: column -> the data it differs in from the scale's (e.g. a held-out speaker), so
@@ -45,14 +50,14 @@ def protocol_verdicts(
         by_size[(size, variants.get(column, ""))][protocol] = column
     parts = []
     for (size, variant), where_run in by_size.items():
-        ranks = {p: r for p in PROTOCOLS if p in where_run and (r := _rank(cells, where_run[p])) is not None}
+        ranks = {p: r for p in protocols if p in where_run and (r := _rank(cells, where_run[p])) is not None}
         if "paper" not in ranks:
             continue
         where = ", ".join(f"{p} {rank} of {count}" for p, (rank, count) in ranks.items())
-        others = [p for p in PROTOCOLS[1:] if p in ranks]
+        others = [p for p in protocols if p != "paper" and p in ranks]
         if ranks["paper"][0] != 1:
             verdict = "does not hold"
-        elif len(others) < len(PROTOCOLS) - 1:
+        elif len(others) < len(protocols) - 1:
             verdict = "holds (paper protocol only run" + (" so far" if others else "") + ")"
         elif all(ranks[p][0] == 1 for p in others):
             verdict = "holds fairly"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 from typing import Any
 
 from saliency_grafting.experiments import report_cpu
@@ -96,32 +97,40 @@ def protocol_verdicts(ctx: ReportContext) -> list[str]:
     }
     if not typed:
         return []
-    default = ctx.scale.dataset_args
+    default = {"dataset": ctx.scale.dataset, **ctx.scale.dataset_args}
     variants = {}
     for (_, column), cell in ctx.layout.items():
-        changed = {k: v for k, v in cell.config.get("dataset_args", {}).items() if default.get(k) != v}
-        if changed:
-            variants[column] = ", ".join(f"{k} {v}" for k, v in sorted(changed.items()))
-    return [f"Verdict by protocol: {report_cpu.protocol_verdicts(ctx.cells, typed, variants)}", ""]
+        data = {"dataset": cell.config.get("dataset", ctx.scale.dataset), **cell.config.get("dataset_args", {})}
+        if changed := sorted(k for k in default.keys() | data.keys() if default.get(k) != data.get(k)):
+            variants[column] = ", ".join(f"{k} {data.get(k)}" for k in changed)
+    verdicts = report_cpu.protocol_verdicts(ctx.cells, typed, variants=variants, protocols=ctx.scale.protocols)
+    return [f"Verdict by protocol: {verdicts}", ""]
 
 
 def binomial_se(ctx: ReportContext) -> list[str]:
     """Per column, the binomial standard error of one run's test error, sqrt(p (1 - p) / n) at the column's mean
-    error p over its n test examples: the noise a single run carries on a small test set, beside the spread over
-    seeds in the table."""
+    error p over its n test examples, beside the standard deviation of one method's error over seeds (the table's
+    ± is the standard error of the mean, smaller by sqrt(seeds)). Every seed tests on the same n examples, so the
+    first does not shrink with more seeds."""
     parts = []
     for column in ctx.columns:
-        errors = [e for row in ctx.rows for e in ctx.cells.get((row, column), {}).get("top1_error", [])]
-        counts = {n for row in ctx.rows for n in ctx.cells.get((row, column), {}).get("evaluated", [])}
-        if errors and len(counts) == 1:
-            n = counts.pop()
-            p = sum(errors) / len(errors) / 100
-            parts.append(f"{column or 'all'}: ±{100 * math.sqrt(p * (1 - p) / n):.2f} (n = {n}, p = {100 * p:.1f} %)")
+        values = [ctx.cells.get((row, column), {}) for row in ctx.rows]
+        errors = [e for v in values for e in v.get("top1_error", [])]
+        counts = {n for v in values for n in v.get("evaluated", [])}
+        if not errors or len(counts) != 1 or (n := counts.pop()) <= 0:
+            continue
+        p = sum(errors) / len(errors) / 100
+        spreads = [statistics.stdev(v["top1_error"]) for v in values if len(v.get("top1_error", [])) > 1]
+        spread = f", s.d. over seeds ±{statistics.fmean(spreads):.2f}" if spreads else ""
+        parts.append(
+            f"{column or 'all'}: ±{100 * math.sqrt(p * (1 - p) / n):.2f} (n = {n}, p = {100 * p:.1f} %){spread}"
+        )
     if not parts:
         return []
     return [
-        "Binomial standard error of one run's test error, at each column's mean error over its n test examples "
-        f"(a single run's noise, to set beside the spread over seeds above): {'; '.join(parts)}.",
+        "One run's noise: the binomial standard error of its test error at each column's mean error over its n test "
+        "examples, beside the standard deviation over seeds of one method's error (mean over methods): "
+        f"{'; '.join(parts)}.",
         "",
     ]
 

@@ -7,6 +7,7 @@ import json
 import math
 from types import SimpleNamespace
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -90,22 +91,37 @@ def test_round_floats_stays_close_and_is_idempotent(x: float) -> None:
 
 def test_one_empty_batch_among_few_is_not_a_coarse_map() -> None:
     watch = EmptyMaskWatch(min_batches=4)
-    assert watch.update(1.0, 1) is None  # one batch of one small mixing ratio: chance
-    assert watch.update(0.0, 1) is None
-    assert watch.update(0.1, 2) is None  # judged over 4 batches: (1 + 0 + 0.2) / 4 = 0.3
-    assert watch.update(1.0, 2) is None and watch.update(1.0, 2) == 1.0  # a window starts after each judgement
+    assert watch.update(1.0, 1, 0) is None  # one batch of one small mixing ratio: chance
+    assert watch.update(0.0, 1, 1) is None
+    assert watch.update(0.1, 2, 2) is None  # judged over 4 batches: (1 + 0 + 0.2) / 4 = 0.3
+    assert watch.update(1.0, 2, 3) is None  # a new window starts after each judgement
+    warning = watch.update(0.9, 3, 4)  # (2 + 2.7) / 5 = 0.94: unequal batch counts weigh the mean
+    assert warning is not None and warning.startswith("94 % of the mixed samples of epochs 4-5 (5 mixed batches)")
+    assert watch.update(1.0, 4, 5).startswith("100 % of the mixed samples of epochs 6 (4 mixed batches)")
 
 
 @given(st.lists(st.tuples(st.floats(0, 1), st.integers(0, 5)), max_size=20))
-def test_the_watch_warns_of_the_window_mean_and_only_above_the_limit(epochs) -> None:
+def test_the_watch_warns_only_when_a_window_of_enough_batches_is_mostly_empty(epochs) -> None:
     watch = EmptyMaskWatch(min_batches=4, limit=0.9)
     empty = batches = 0.0
-    for fraction, count in epochs:
+    for epoch, (fraction, count) in enumerate(epochs):
         empty, batches = empty + fraction * count, batches + count
-        warned = watch.update(fraction, count)
+        warned = watch.update(fraction, count, epoch)
         if batches < 4:
             assert warned is None
             continue
-        mean = empty / batches
-        assert warned == (mean if mean > 0.9 else None)
+        assert (warned is not None) == (empty / batches > 0.9)
         empty = batches = 0.0
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error", "match"),
+    [
+        ({"min_batches": 0}, ValueError, "min_batches"),
+        ({"min_batches": 2.5}, TypeError, "min_batches"),
+        ({"limit": 1.5}, ValueError, "limit"),
+    ],
+)
+def test_the_watch_rejects_bad_arguments(arguments, error, match) -> None:
+    with pytest.raises(error, match=match):
+        EmptyMaskWatch(**arguments)

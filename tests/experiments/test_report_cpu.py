@@ -202,6 +202,12 @@ def test_verdicts_judge_columns_of_one_size_on_other_data_apart() -> None:
     cells[("Mixup", "held out")] = {"top1_error": [20.0]}
     cells[(SG, "held out")] = {"top1_error": [25.0]}
     typed["held out"] = (15, "paper")
-    verdicts = protocol_verdicts(cells, typed, {"held out": "fold 0, split speaker"}).split("; ")
+    verdicts = protocol_verdicts(cells, typed, variants={"held out": "fold 0, split speaker"}).split("; ")
     assert verdicts[0] == "15 per class: holds (paper protocol only run) (SG ranks paper 1 of 2)"
     assert verdicts[1] == "15 per class, fold 0, split speaker: does not hold (SG ranks paper 2 of 2)."
+
+
+def test_verdicts_ask_only_for_the_scale_s_protocols() -> None:
+    both = _table({"15 · paper": [SG, "Mixup"], "15 · same compute": [SG, "Mixup"]})
+    assert protocol_verdicts(*both, protocols=("paper", "same compute")).startswith("15 per class: holds fairly")
+    assert "paper protocol only run so far" in protocol_verdicts(*both)  # where same objective is a protocol too
