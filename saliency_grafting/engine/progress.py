@@ -112,9 +112,9 @@ class EmptyMaskWatch:
         self.empty = self.batches = 0.0
         if fraction <= self.limit:
             return None
-        epochs = f"{self.first_epoch + 1}-{epoch + 1}" if epoch > self.first_epoch else f"{epoch + 1}"
+        epochs = f"epochs {self.first_epoch + 1}-{epoch + 1}" if epoch > self.first_epoch else f"epoch {epoch + 1}"
         return (
-            f"{100 * fraction:.0f} % of the mixed samples of epochs {epochs} ({count} mixed batches) kept nothing of "
+            f"{100 * fraction:.0f} % of the mixed samples of {epochs} ({count} mixed batches) kept nothing of "
             "their source image (an empty mask); for Saliency Grafting the saliency map is probably too coarse: "
             "choose a layer with a larger map (--saliency-layer) or use larger images"
         )

@@ -97,7 +97,7 @@ def test_one_empty_batch_among_few_is_not_a_coarse_map() -> None:
     assert watch.update(1.0, 2, 3) is None  # a new window starts after each judgement
     warning = watch.update(0.9, 3, 4)  # (2 + 2.7) / 5 = 0.94: unequal batch counts weigh the mean
     assert warning is not None and warning.startswith("94 % of the mixed samples of epochs 4-5 (5 mixed batches)")
-    assert watch.update(1.0, 4, 5).startswith("100 % of the mixed samples of epochs 6 (4 mixed batches)")
+    assert watch.update(1.0, 4, 5).startswith("100 % of the mixed samples of epoch 6 (4 mixed batches)")
 
 
 @given(st.lists(st.tuples(st.floats(0, 1), st.integers(0, 5)), max_size=20))
