@@ -6,11 +6,6 @@ its 15 or 30 clips per digit (0 % training error) and tests at 49.0 / 28.7 % err
 701 k one at 37.3 / 15.3 %, 245 s; at 45 clips per digit the 701 k one tests at 5.7 %, too close to its training
 error for augmentation to matter by the criterion of the CIFAR-10 ``cpu`` scale. Hence the smallest network that
 meets the criterion, 15 / 30 / 45 clips per digit (fewer than 13 make no batch of 128), 15 the main size, 280 steps.
-
-Two protocols, not the image scales' three: the speech claim is that SG beats the field's own augmentation, and a
-verdict by protocol holds only where SG is best under ``paper`` first; the ``same objective`` column (every mixer on
-clean + mixed batches) can only change how a method other than SG fares, and costs 20 two-pass runs. Add it to
-``protocols`` to run it.
 """
 
 from saliency_grafting.experiments.scales.base import CPU_TRAINING, Scale, register_scale
@@ -31,6 +26,5 @@ CPU_SPEECH = register_scale(
         sizes=(15, 30, 45),
         main_size=15,
         val_per_class=30,
-        protocols=("paper", "same compute"),
     )
 )
