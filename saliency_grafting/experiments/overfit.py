@@ -18,6 +18,7 @@ from typing import Any
 from saliency_grafting.experiments.core import Cell
 from saliency_grafting.experiments.scales import PROTOCOLS, Scale
 from saliency_grafting.experiments.settings import METHODS
+from saliency_grafting.mixing import create_mixer
 
 __all__ = [
     "PROTOCOLS",
@@ -86,10 +87,10 @@ def protocol_config(scale: Scale, label: str, protocol: str, per_class: int) -> 
     """Method ``label`` (or a scale's recipe, a mixer spec) at ``per_class`` under ``protocol`` (one of
     ``PROTOCOLS``) on ``scale``."""
     method = dict(METHODS[label]) if label in METHODS else {"mixer": label}
-    if protocol == "same objective" and method["mixer"] not in ("none", "augmix"):
+    if protocol == "same objective" and method["mixer"] != "none" and _own_objective(scale, method) != "clean+mixed":
+        # a mixer whose paper already learns from the clean batch (SG, AugMix, a chain with SG) keeps "auto", so its
+        # cell is the paper cell's run, not a second training of the same recipe under another key
         method.setdefault("objective", "clean+mixed")
-        if method["mixer"] == "saliency_grafting":
-            method.pop("objective")  # "auto" is already clean + grafted: the paper cell's run
     config = {**sized(scale, per_class), **method}
     if protocol == "same compute":
         epochs = round(scale.epochs(per_class) * _TWO_PASS / passes_per_step(config))
@@ -97,6 +98,11 @@ def protocol_config(scale: Scale, label: str, protocol: str, per_class: int) -> 
     elif protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
     return config
+
+
+def _own_objective(scale: Scale, method: dict[str, Any]) -> str:
+    """The objective of the method's own paper (the mixer's ``default_objective``)."""
+    return create_mixer(method["mixer"], scale.num_classes, **method.get("mixer_args", {})).default_objective
 
 
 def row_label(method: str) -> str:

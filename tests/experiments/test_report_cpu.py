@@ -102,6 +102,19 @@ def test_passes_count_every_forward_backward_pass() -> None:
     assert abs(epoch_passes(same) - epoch_passes(sg)) <= same["warmup_epochs"]
 
 
+@pytest.mark.parametrize("mixer", [SG, "saliency_grafting+specaugment", "augmix"])
+def test_same_objective_of_a_clean_batch_recipe_is_its_paper_run(mixer: str) -> None:
+    # one training, one key: the cell shares the paper cell's record instead of training it again
+    same, paper = protocol_config(CPU, mixer, "same objective", 100), protocol_config(CPU, mixer, "paper", 100)
+    assert run_key(same) == run_key(paper)
+
+
+@pytest.mark.parametrize("mixer", ["Mixup", "PuzzleMix", "specaugment+cutmix"])
+def test_same_objective_adds_the_clean_batch_to_a_mixed_only_recipe(mixer: str) -> None:
+    paper = protocol_config(CPU, mixer, "paper", 100)
+    assert protocol_config(CPU, mixer, "same objective", 100) == {**paper, "objective": "clean+mixed"}
+
+
 def test_undefined_experiments_say_so(tmp_path: Path) -> None:
     assert render("sweep", "cpu", 3, tmp_path) == (
         "### SG's free hyper-parameters, one at a time around the defaults\n\nNot defined at the cpu scale.\n"
