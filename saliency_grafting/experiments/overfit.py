@@ -87,8 +87,8 @@ def protocol_config(scale: Scale, label: str, protocol: str, per_class: int) -> 
     """Method ``label`` (or a scale's recipe, a mixer spec) at ``per_class`` under ``protocol`` (one of
     ``PROTOCOLS``) on ``scale``."""
     method = dict(METHODS[label]) if label in METHODS else {"mixer": label}
-    if protocol == "same objective" and method["mixer"] != "none" and _own_objective(scale, method) != "clean+mixed":
-        # a mixer whose paper already learns from the clean batch (SG, AugMix, a chain with SG) keeps "auto", so its
+    if protocol == "same objective" and method["mixer"] != "none" and not _learns_from_clean(scale, method):
+        # a recipe whose paper already learns from the clean batch (SG, AugMix, a chain with SG) keeps "auto", so its
         # cell is the paper cell's run, not a second training of the same recipe under another key
         method.setdefault("objective", "clean+mixed")
     config = {**sized(scale, per_class), **method}
@@ -100,9 +100,11 @@ def protocol_config(scale: Scale, label: str, protocol: str, per_class: int) -> 
     return config
 
 
-def _own_objective(scale: Scale, method: dict[str, Any]) -> str:
-    """The objective of the method's own paper (the mixer's ``default_objective``)."""
-    return create_mixer(method["mixer"], scale.num_classes, **method.get("mixer_args", {})).default_objective
+def _learns_from_clean(scale: Scale, method: dict[str, Any]) -> bool:
+    """Whether the method's own objective trains on the clean batch at every step: under ``"auto"`` each choice of a
+    random choice keeps its own paper's objective, so ``"mixup|saliency_grafting"`` does not."""
+    mixer = create_mixer(method["mixer"], scale.num_classes, **method.get("mixer_args", {}))
+    return all(choice.default_objective == "clean+mixed" for choice in mixer.choices)
 
 
 def row_label(method: str) -> str:

@@ -109,7 +109,7 @@ def test_same_objective_of_a_clean_batch_recipe_is_its_paper_run(mixer: str) -> 
     assert run_key(same) == run_key(paper)
 
 
-@pytest.mark.parametrize("mixer", ["Mixup", "PuzzleMix", "specaugment+cutmix"])
+@pytest.mark.parametrize("mixer", ["Mixup", "PuzzleMix", "specaugment+cutmix", "mixup|saliency_grafting"])
 def test_same_objective_adds_the_clean_batch_to_a_mixed_only_recipe(mixer: str) -> None:
     paper = protocol_config(CPU, mixer, "paper", 100)
     assert protocol_config(CPU, mixer, "same objective", 100) == {**paper, "objective": "clean+mixed"}
