@@ -37,8 +37,8 @@ def protocol_verdicts(
     variants: Mapping[str, str] | None = None,
     protocols: Sequence[str] = PROTOCOLS,
 ) -> str:
-    """Per data size: the claim holds if SG is best under ``paper``, fairly if also under the scale's other
-    ``protocols``.
+    """Per data size: the claim holds if SG is best under ``paper``, fairly if also under the other ``protocols``
+    (those the experiment compares).
 
     ``columns``: each grid column's (images per class, protocol); "best" is the lowest mean error (the noise is in
     the claim check). ``variants``: column -> the data it differs in from the scale's (e.g. a held-out speaker), so

@@ -103,7 +103,10 @@ def protocol_verdicts(ctx: ReportContext) -> list[str]:
         data = {"dataset": cell.config.get("dataset", ctx.scale.dataset), **cell.config.get("dataset_args", {})}
         if changed := sorted(k for k in default.keys() | data.keys() if default.get(k) != data.get(k)):
             variants[column] = ", ".join(f"{k} {data.get(k)}" for k in changed)
-    verdicts = report_cpu.protocol_verdicts(ctx.cells, typed, variants=variants, protocols=ctx.scale.protocols)
+    # the protocols this experiment compares (Table 3 has no same-objective column), in the scale's order
+    defined = {protocol for _, protocol in typed.values()}
+    protocols = [protocol for protocol in ctx.scale.protocols if protocol in defined]
+    verdicts = report_cpu.protocol_verdicts(ctx.cells, typed, variants=variants, protocols=protocols)
     return [f"Verdict by protocol: {verdicts}", ""]
 
 
