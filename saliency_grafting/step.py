@@ -18,7 +18,7 @@ from saliency_grafting.mixing.base import Mixer, MixParams, SaliencyKind
 from saliency_grafting.saliency.forward import mode
 from saliency_grafting.saliency.sources import SaliencySource, create_source
 
-__all__ = ["MIX_STATS", "OBJECTIVES", "LossTerm", "MixStep", "StepInputs"]
+__all__ = ["MIX_STATS", "OBJECTIVES", "LossTerm", "MixStep", "StepInputs", "passes_per_step"]
 
 MIX_STATS = ("mix_area", "mix_lambda", "mix_gap", "mix_empty")  # per-epoch means of the mixing diagnostics
 _DEFAULT_SOURCE = {SaliencyKind.FORWARD: "forward", SaliencyKind.INPUT_GRADIENT: "input_gradient"}
@@ -104,6 +104,36 @@ class _Plan:
         return self.objective == "clean+mixed" or (self.source is not None and self.source.from_clean_pass)
 
 
+def _source_name(mixer: Mixer, name: str) -> str | None:
+    """The saliency source ``name`` (``"auto"``: the one ``mixer`` declares, or none) for one of a step's mixers."""
+    kinds = mixer.saliency_kinds
+    if name == "auto":
+        chosen = [_DEFAULT_SOURCE[k] for k in kinds if k in _DEFAULT_SOURCE]
+        return chosen[0] if chosen else None
+    if not kinds:
+        raise ValueError(f"--saliency {name}: {type(mixer).__name__} uses no saliency")
+    return name
+
+
+def passes_per_step(mixer: Mixer, *, objective: str = "auto", saliency: str = "auto", mix_times: int = 1) -> float:
+    """The forward/backward sample passes, in batches, of one mixing step as ``MixStep`` runs it: the clean loss
+    (when the objective trains on it), a backward saliency source's own pass (PuzzleMix's input gradient, Grad-CAM),
+    and ``mix_times`` mixed batches of ``mixer.mix_passes`` each; for a random choice, the expectation over its
+    choices, each with its own objective and saliency under ``"auto"``. A forward-only clean pass (the forward
+    saliency under the mixed-only objective) is not counted."""
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    mix_times = check_int(mix_times, "mix_times", low=1)
+    several = len(mixer.choices) > 1
+    expected = 0.0
+    for choice, weight in zip(mixer.choices, mixer.choice_weights, strict=True):
+        clean = (choice.default_objective if objective == "auto" else objective) == "clean+mixed"
+        source = None if several and not choice.saliency_kinds else _source_name(choice, saliency)
+        backward = source is not None and create_source(source).backward
+        expected += weight * (int(clean) + int(backward) + mix_times * choice.mix_passes)
+    return expected
+
+
 class MixStep:
     """The loss of one batch for any mixer, as a sequence of ``LossTerm``s.
 
@@ -178,13 +208,8 @@ class MixStep:
 
     @staticmethod
     def _source(mixer: Mixer, name: str, layer: str | None) -> SaliencySource | None:
-        kinds = mixer.saliency_kinds
-        if name == "auto":
-            chosen = [_DEFAULT_SOURCE[k] for k in kinds if k in _DEFAULT_SOURCE]
-            return create_source(chosen[0], layer=layer) if chosen else None
-        if not kinds:
-            raise ValueError(f"--saliency {name}: {type(mixer).__name__} uses no saliency")
-        return create_source(name, layer=layer)
+        chosen = _source_name(mixer, name)
+        return create_source(chosen, layer=layer) if chosen else None
 
     @property
     def needs_clean_pass(self) -> bool:

@@ -9,7 +9,7 @@ from torch import nn
 
 import saliency_grafting as sg
 from saliency_grafting.models import create_model
-from saliency_grafting.step import MIX_STATS
+from saliency_grafting.step import MIX_STATS, passes_per_step
 from tests.conftest import NUM_CLASSES, seeded
 
 
@@ -198,3 +198,63 @@ def test_a_source_the_mixer_cannot_use_is_refused_when_the_step_is_built() -> No
         sg.MixStep(Counting(), sg.create_mixer("puzzlemix", NUM_CLASSES, adv_p=0.5), saliency="grad_cam")
     with pytest.raises(ValueError, match="would go unused"):
         sg.MixStep(Counting(), sg.create_mixer("mixup+saliencymix", NUM_CLASSES), saliency="grad_cam")
+
+
+class TrainingPasses(nn.Module):
+    """Counts the samples it forwards with gradients on: the passes a step trains through (or backpropagates)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = create_model("resnet_tiny", NUM_CLASSES)
+        self.samples = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.samples += x.shape[0] if torch.is_grad_enabled() else 0
+        return self.net(x)
+
+
+@pytest.mark.parametrize(
+    ("spec", "kwargs"),
+    [
+        ("mixup", {}),
+        ("cutmix", {"objective": "clean+mixed"}),
+        ("saliency_grafting", {}),
+        ("saliency_grafting", {"objective": "mixed"}),
+        ("saliency_grafting", {"saliency": "input_gradient", "mix_times": 2}),
+        ("saliency_grafting", {"saliency": "grad_cam"}),
+        ("saliency_grafting", {"saliency": "static"}),
+        ("puzzlemix", {"mix_times": 3}),
+        ("augmix", {}),
+        ("augmix", {"mix_times": 2}),
+        ("saliency_grafting|mixup", {"objective": "clean+mixed"}),
+        ("cutout+mixup", {}),
+        ("mixup+augmix", {}),
+    ],
+)
+def test_passes_per_step_counts_the_passes_the_step_trains_through(spec: str, kwargs: dict) -> None:
+    model, (images, labels) = TrainingPasses(), batch(4)
+    mixer = sg.create_mixer(spec, NUM_CLASSES)
+    mixer.bind_data(torch.full((3,), 0.5), torch.full((3,), 0.25))
+    step = sg.MixStep(model, mixer, generator=seeded(), **kwargs)
+    step(images, labels)  # the first step may resolve the feature layer
+    model.samples = 0
+    step(images, labels).backward()
+    assert passes_per_step(mixer, **kwargs) == model.samples / len(images)
+
+
+def test_a_random_choice_passes_its_choices_expected_passes() -> None:
+    choice = sg.create_mixer("saliency_grafting:0.25|puzzlemix:0.25|mixup:0.5", NUM_CLASSES)
+    assert passes_per_step(choice) == 0.25 * 2 + 0.25 * 2 + 0.5 * 1
+    assert passes_per_step(choice, objective="clean+mixed", mix_times=2) == 0.25 * 3 + 0.25 * 4 + 0.5 * 3
+    # an explicit source applies to the choices that use saliency only, as in MixStep
+    grafting = sg.create_mixer("saliency_grafting:0.25|mixup:0.75", NUM_CLASSES)
+    assert passes_per_step(grafting, saliency="grad_cam", objective="mixed") == 0.25 * 2 + 0.75 * 1
+
+
+def test_passes_per_step_refuses_what_mix_step_refuses() -> None:
+    with pytest.raises(ValueError, match="objective must be one of"):
+        passes_per_step(sg.Mixup(num_classes=NUM_CLASSES), objective="clean")
+    with pytest.raises(ValueError, match="mix_times"):
+        passes_per_step(sg.Mixup(num_classes=NUM_CLASSES), mix_times=0)
+    with pytest.raises(ValueError, match="uses no saliency"):
+        passes_per_step(sg.Mixup(num_classes=NUM_CLASSES), saliency="forward")

@@ -19,6 +19,7 @@ from saliency_grafting.experiments.core import Cell
 from saliency_grafting.experiments.scales import PROTOCOLS, Scale
 from saliency_grafting.experiments.settings import METHODS
 from saliency_grafting.mixing import create_mixer
+from saliency_grafting.step import passes_per_step as step_passes
 
 __all__ = [
     "PROTOCOLS",
@@ -36,6 +37,7 @@ __all__ = [
 # The appendix's saliency comparison: (source name, row label).
 SALIENCY_SOURCES = (("forward", "forward saliency"), ("input_gradient", "input gradient"), ("grad_cam", "Grad-CAM"))
 _TWO_PASS = 2  # the sample passes per step of the clean + mixed recipe: the budget of "same compute"
+_ANY_CLASSES = 2  # a mixer built only to count its passes, which do not depend on the classes
 
 
 def sized(scale: Scale, per_class: int, epochs: int | None = None) -> dict[str, Any]:
@@ -53,23 +55,18 @@ def sized(scale: Scale, per_class: int, epochs: int | None = None) -> dict[str, 
 
 
 def passes_per_step(config: dict[str, Any]) -> float:
-    """Forward/backward sample passes of one mixing step: the clean loss, k mixed batches, a saliency backward (a
-    random choice per batch, ``"a:0.2|b:0.8"``: its choices' passes weighted by their probabilities)."""
-    mixer = config.get("mixer", "none")
-    if mixer == "none":
+    """Forward/backward sample passes of one mixing step of a run's ``config``, as its ``MixStep`` runs it (see
+    ``saliency_grafting.step.passes_per_step``; a random choice ``"a:0.2|b:0.8"``: the expectation)."""
+    if config.get("mixer", "none") == "none":
         return 1
-    if "|" in mixer:
-        parts = [part.partition(":") for part in mixer.split("|")]
-        weights = [float(weight) if weight else 1.0 for _, _, weight in parts]
-        passes = [passes_per_step({**config, "mixer": stage}) for stage, _, _ in parts]
-        expected = sum(w * p for w, p in zip(weights, passes, strict=True)) / sum(weights)
-        return int(expected) if float(expected).is_integer() else expected
-    objective = config.get("objective", "auto")
-    own_clean = {"saliency_grafting", "augmix"} & set(mixer.split("+"))  # their papers learn from the clean batch too
-    clean = objective == "clean+mixed" or (objective == "auto" and bool(own_clean))
-    mixed = 2 if mixer == "augmix" else config.get("mix_times", 1)  # AugMix's two augmented views
-    gradient = 1 if "puzzlemix" in mixer else 0  # PuzzleMix's input-gradient forward + backward
-    return int(clean) + mixed + gradient
+    mixer = create_mixer(config["mixer"], _ANY_CLASSES, **config.get("mixer_args", {}))
+    passes = step_passes(
+        mixer,
+        objective=config.get("objective", "auto"),
+        saliency=config.get("saliency", "auto"),
+        mix_times=config.get("mix_times", 1),
+    )
+    return int(passes) if float(passes).is_integer() else passes
 
 
 def passes_text(passes: float) -> str:

@@ -66,6 +66,7 @@ class AugMix(Mixer):
 
     default_objective = "clean+mixed"  # CE(clean) + jsd_weight * JS(clean, view 1, view 2)
     uses_clean_logits = True
+    mix_passes = 2  # the two augmented views
 
     def bind_data(self, mean: Tensor, std: Tensor) -> None:
         self.mean, self.std = mean, std  # the views are made on pixels: denormalise, augment, renormalise

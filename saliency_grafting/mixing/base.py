@@ -158,11 +158,17 @@ class Mixer(metaclass=C.KeywordOnly):
     mixes: bool = True  # False for NoMix: its steps are plain clean steps
     compile_safe: bool = True  # False when it mixes through hooks inside the network (torch.compile traces them)
     uses_clean_logits: bool = False  # its mixed loss reads the clean pass's logits (AugMix's JSD)
+    mix_passes: int = 1  # forward/backward sample passes of one mixed batch (AugMix: its two augmented views)
 
     @property
     def choices(self) -> tuple[Mixer, ...]:
         """The mixers a training step may act as, one per batch (``RandomChoice``'s); a plain mixer is its own."""
         return (self,)
+
+    @property
+    def choice_weights(self) -> tuple[float, ...]:
+        """The probability of each of ``choices`` acting for a batch (a plain mixer: always itself)."""
+        return (1.0,)
 
     def select(self, generator: torch.Generator | None) -> int:
         """The index into ``choices`` of the mixer of the next batch (a plain mixer: 0, drawing nothing)."""

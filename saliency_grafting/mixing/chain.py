@@ -199,6 +199,10 @@ class Chain(Mixer):
         return all(stage.compile_safe for stage in self.stages)
 
     @property
+    def mix_passes(self) -> int:  # type: ignore[override]
+        return self.stages[-1].mix_passes  # the last stage scores the batch the others mixed
+
+    @property
     def uses_clean_logits(self) -> bool:  # type: ignore[override]
         return any(stage.uses_clean_logits for stage in self.stages)
 

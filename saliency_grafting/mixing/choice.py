@@ -68,6 +68,10 @@ class RandomChoice(Mixer):
     def choices(self) -> tuple[Mixer, ...]:
         return tuple(self.mixers)
 
+    @property
+    def choice_weights(self) -> tuple[float, ...]:
+        return self.probabilities
+
     def select(self, generator: torch.Generator | None) -> int:
         """The index of this batch's mixer, drawn from ``generator`` (one value)."""
         u = float(MF.sample_uniform((), generator))  # drawn where the generator lives: no sync for a CPU one
