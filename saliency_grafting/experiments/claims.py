@@ -179,23 +179,32 @@ def best_per_column(*more: Parts) -> Check:
 
 
 def occlusion_ranking(cells: Cells) -> str:
-    """At each occluded fraction (own saliency, then the reference network's): the lowest error, and SG's gap."""
+    """At each occluded fraction (own saliency, then the reference network's): the lowest error, and SG's gap; then
+    the least rise of the error over the unoccluded one, and SG's gap (robustness apart from the clean error)."""
     column = _columns(cells)[0]
-    parts = []
-    saliencies = [("occluded", "")]
+    saliencies = [("", "")]
     if any(v.get(f"reference_{OCCLUSION_FRACTIONS[-1]:g}") for v in cells.values()):
-        saliencies.append(("reference", " (reference saliency)"))
-    for prefix, which in saliencies:
-        for fraction in OCCLUSION_FRACTIONS:
-            metric = f"{prefix}_{fraction:g}"
-            means = _means(cells, column, metric)
-            if not means:
-                continue
-            order = sorted(means, key=means.__getitem__)
-            line = f"k = {100 * fraction:g} %{which}: lowest {order[0]} ({means[order[0]]:.2f} %)"
-            if SG in means and len(order) > 1:
-                line += f", SG {_against_rival(cells, order, SG, column, metric)}"
-            parts.append(line)
+        saliencies.append(("reference_", " (reference saliency)"))
+    readings = [  # (metric, what it reads, its best, unit): the metric names of report.aggregate
+        (f"{prefix or 'occluded_'}{k:g}", f"k = {100 * k:g} %{which}", "lowest", " %")
+        for prefix, which in saliencies
+        for k in OCCLUSION_FRACTIONS
+    ]
+    readings += [
+        (f"{prefix}rise_{k:g}", f"rise at k = {100 * k:g} %{which}", "least rise", " points")
+        for prefix, which in saliencies
+        for k in OCCLUSION_FRACTIONS[1:]
+    ]
+    parts = []
+    for metric, what, best, unit in readings:
+        means = _means(cells, column, metric)
+        if not means:
+            continue
+        order = sorted(means, key=means.__getitem__)
+        line = f"{what}: {best} {order[0]} ({means[order[0]]:.2f}{unit})"
+        if SG in means and len(order) > 1:
+            line += f", SG {_against_rival(cells, order, SG, column, metric)}"
+        parts.append(line)
     return "; ".join(parts) + "."
 
 

@@ -39,12 +39,10 @@ def aggregate(
             values["evaluated"].append(record["data"]["evaluated"])
         if summary.get("train_seconds") is not None:
             values["train_seconds"].append(summary["train_seconds"])
-        for fraction in OCCLUSION_FRACTIONS:
-            values[f"occluded_{fraction:g}"].append(record["occlusion_top1_error"][f"{fraction:g}"])
+        _add_occlusion(values, "", record["occlusion_top1_error"])
         if REFERENCE_KEY in record:  # added post hoc (experiments.reference), so on some seeds only
             values["reference_seed"].append(seed)
-            for fraction in OCCLUSION_FRACTIONS:
-                values[f"reference_{fraction:g}"].append(record[REFERENCE_KEY][f"{fraction:g}"])
+            _add_occlusion(values, "reference_", record[REFERENCE_KEY])
         if summary.get("final_train_top1_error") is not None:  # None when trained on mixed batches only
             values["train_top1_error"].append(summary["final_train_top1_error"])
         if "localization" in record:  # added post hoc (experiments.localization)
@@ -56,6 +54,16 @@ def aggregate(
             values["train_clean_top1_error"].append(record[TRAIN_KEY])
             values["train_clean_seed"].append(seed)
     return {key: dict(values) for key, values in cells.items()}
+
+
+def _add_occlusion(values: dict[str, list[float]], prefix: str, errors: dict[str, float]) -> None:
+    """A run's error at each occluded fraction (``occluded_k``, ``reference_k``) and its rise over the unoccluded
+    error (``rise_k``, ``reference_rise_k``): a network with a lower clean error can be lower under occlusion
+    while losing more."""
+    for fraction in OCCLUSION_FRACTIONS:
+        values[f"{prefix or 'occluded_'}{fraction:g}"].append(errors[f"{fraction:g}"])
+        if fraction:
+            values[f"{prefix}rise_{fraction:g}"].append(errors[f"{fraction:g}"] - errors["0"])
 
 
 def render(

@@ -9,7 +9,16 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from saliency_grafting.experiments import check_claim
-from saliency_grafting.experiments.claims import SG, against, best_per_column, paired_rows, sg_rank, slopes, versus
+from saliency_grafting.experiments.claims import (
+    SG,
+    against,
+    best_per_column,
+    occlusion_ranking,
+    paired_rows,
+    sg_rank,
+    slopes,
+    versus,
+)
 
 FORWARD = "SG + forward saliency"
 
@@ -169,3 +178,29 @@ def test_table3_checks_sg_against_the_one_pass_methods_at_equal_compute() -> Non
     cells["Saliency Grafting", "50 · same compute"] = cells["Saliency Grafting", "50 · paper"]
     text = check_claim("table3", cells)
     assert "SG ranks 2 of 3 at 50 · same compute" in text and "vs Saliency Grafting" not in text
+
+
+def test_occlusion_reads_the_lowest_error_and_apart_from_it_the_least_rise() -> None:
+    # SG starts 4 points lower and stays lowest under occlusion, but loses more than CutMix as regions go
+    seeds, column = [0, 1, 2], "100 · paper"
+    clean = {SG: [40.0, 41.0, 42.0], "CutMix": [44.0, 45.0, 46.0]}
+    at_25 = {SG: [55.0, 57.0, 56.0], "CutMix": [56.0, 58.0, 58.0]}
+    cells = {
+        (row, column): {
+            "seed": seeds,
+            "top1_error": clean[row],
+            "occluded_0": clean[row],
+            "occluded_0.25": at_25[row],
+            "rise_0.25": [b - a for a, b in zip(clean[row], at_25[row], strict=True)],
+        }
+        for row in clean
+    }
+    text = occlusion_ranking(cells)
+    rises = [
+        (b - a) - (d - c) for a, b, c, d in zip(clean[SG], at_25[SG], clean["CutMix"], at_25["CutMix"], strict=True)
+    ]
+    se = statistics.stdev(rises) / len(rises) ** 0.5
+    assert f"k = 25 %: lowest {SG} (56.00 %), SG -1.33 points vs CutMix" in text
+    expected = f"SG {statistics.fmean(rises):+.2f} points vs CutMix (higher, 2 s.e. = {2 * se:.2f}, paired)"
+    assert f"rise at k = 25 %: least rise CutMix (12.33 points), {expected}" in text
+    assert "reference" not in text  # no record carries the reference ranking

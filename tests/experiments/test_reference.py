@@ -69,6 +69,12 @@ def test_reference_occlusion_is_added_to_finished_records(tmp_path: Path, tiny_c
     assert any("no checkpoint" in line for line in logs)
     text = render("table6", "cpu", 2, tmp_path)
     assert "Ranked by one reference network's forward saliency" in text and "(reference saliency)" in text
+    assert "rise at k = 25 % (reference saliency): least rise" in text
+    for values in report_module.aggregate("table6", "cpu", 2, tmp_path).values():  # the rise: per seed, over 0 %
+        for prefix, key in (("occluded_", "seed"), ("reference_", "reference_seed")):
+            rise = values[prefix.replace("occluded_", "") + "rise_0.25"]
+            assert len(rise) == len(values[key]) and len(rise) >= 2
+            assert rise == [b - a for a, b in zip(values[prefix + "0"], values[prefix + "0.25"], strict=True)]
     assert text.count("| Saliency Grafting |") == 3  # own saliency, reference saliency, compute per cell
 
 
