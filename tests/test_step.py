@@ -14,15 +14,17 @@ from tests.conftest import NUM_CLASSES, seeded
 
 
 class Counting(nn.Module):
-    """A small CNN (8x8 last stage at 32 px) that counts its forward passes."""
+    """A small CNN (8x8 last stage at 32 px) that counts its forward passes, and the samples it forwards with
+    gradients on (the passes a step trains through or backpropagates)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.net = create_model("resnet_tiny", NUM_CLASSES)
-        self.calls = 0
+        self.calls = self.samples = 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.calls += 1
+        self.samples += x.shape[0] if torch.is_grad_enabled() else 0
         return self.net(x)
 
 
@@ -200,19 +202,6 @@ def test_a_source_the_mixer_cannot_use_is_refused_when_the_step_is_built() -> No
         sg.MixStep(Counting(), sg.create_mixer("mixup+saliencymix", NUM_CLASSES), saliency="grad_cam")
 
 
-class TrainingPasses(nn.Module):
-    """Counts the samples it forwards with gradients on: the passes a step trains through (or backpropagates)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.net = create_model("resnet_tiny", NUM_CLASSES)
-        self.samples = 0
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.samples += x.shape[0] if torch.is_grad_enabled() else 0
-        return self.net(x)
-
-
 @pytest.mark.parametrize(
     ("spec", "kwargs"),
     [
@@ -232,7 +221,7 @@ class TrainingPasses(nn.Module):
     ],
 )
 def test_passes_per_step_counts_the_passes_the_step_trains_through(spec: str, kwargs: dict) -> None:
-    model, (images, labels) = TrainingPasses(), batch(4)
+    model, (images, labels) = Counting(), batch(4)
     mixer = sg.create_mixer(spec, NUM_CLASSES)
     mixer.bind_data(torch.full((3,), 0.5), torch.full((3,), 0.25))
     step = sg.MixStep(model, mixer, generator=seeded(), **kwargs)
