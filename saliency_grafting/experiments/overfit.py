@@ -18,7 +18,7 @@ from typing import Any
 from saliency_grafting.experiments.core import Cell
 from saliency_grafting.experiments.scales import PROTOCOLS, Scale
 from saliency_grafting.experiments.settings import METHODS
-from saliency_grafting.mixing import create_mixer
+from saliency_grafting.mixing import Mixer, create_mixer
 from saliency_grafting.step import passes_per_step as step_passes
 
 __all__ = [
@@ -37,7 +37,7 @@ __all__ = [
 # The appendix's saliency comparison: (source name, row label).
 SALIENCY_SOURCES = (("forward", "forward saliency"), ("input_gradient", "input gradient"), ("grad_cam", "Grad-CAM"))
 _TWO_PASS = 2  # the sample passes per step of the clean + mixed recipe: the budget of "same compute"
-_ANY_CLASSES = 2  # a mixer built only to count its passes, which do not depend on the classes
+_ANY_CLASSES = 2  # a mixer built only to read what it declares (objective, passes), which the classes do not change
 
 
 def sized(scale: Scale, per_class: int, epochs: int | None = None) -> dict[str, Any]:
@@ -59,9 +59,8 @@ def passes_per_step(config: dict[str, Any]) -> float:
     ``saliency_grafting.step.passes_per_step``; a random choice ``"a:0.2|b:0.8"``: the expectation)."""
     if config.get("mixer", "none") == "none":
         return 1
-    mixer = create_mixer(config["mixer"], _ANY_CLASSES, **config.get("mixer_args", {}))
     passes = step_passes(
-        mixer,
+        _mixer(config),
         objective=config.get("objective", "auto"),
         saliency=config.get("saliency", "auto"),
         mix_times=config.get("mix_times", 1),
@@ -84,7 +83,7 @@ def protocol_config(scale: Scale, label: str, protocol: str, per_class: int) -> 
     """Method ``label`` (or a scale's recipe, a mixer spec) at ``per_class`` under ``protocol`` (one of
     ``PROTOCOLS``) on ``scale``."""
     method = dict(METHODS[label]) if label in METHODS else {"mixer": label}
-    if protocol == "same objective" and method["mixer"] != "none" and not _learns_from_clean(scale, method):
+    if protocol == "same objective" and method["mixer"] != "none" and not _learns_from_clean(method):
         # a recipe whose paper already learns from the clean batch (SG, AugMix, a chain with SG) keeps "auto", so its
         # cell is the paper cell's run, not a second training of the same recipe under another key
         method.setdefault("objective", "clean+mixed")
@@ -97,11 +96,15 @@ def protocol_config(scale: Scale, label: str, protocol: str, per_class: int) -> 
     return config
 
 
-def _learns_from_clean(scale: Scale, method: dict[str, Any]) -> bool:
+def _mixer(method: dict[str, Any]) -> Mixer:
+    """The mixer a config or method names, built to read its declared protocol."""
+    return create_mixer(method["mixer"], _ANY_CLASSES, **method.get("mixer_args", {}))
+
+
+def _learns_from_clean(method: dict[str, Any]) -> bool:
     """Whether the method's own objective trains on the clean batch at every step: under ``"auto"`` each choice of a
     random choice keeps its own paper's objective, so ``"mixup|saliency_grafting"`` does not."""
-    mixer = create_mixer(method["mixer"], scale.num_classes, **method.get("mixer_args", {}))
-    return all(choice.default_objective == "clean+mixed" for choice in mixer.choices)
+    return all(choice.default_objective == "clean+mixed" for choice in _mixer(method).choices)
 
 
 def row_label(method: str) -> str:
